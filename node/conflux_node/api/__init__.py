@@ -1,0 +1,1 @@
+"""The HTTP edge (aiohttp): routes, one error table, the OpenAPI document."""

@@ -1,0 +1,39 @@
+"""Cluster and liveness routes: /health, /ready, /api/v1/cluster/status and /self."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from conflux_node.api.context import CLUSTER, DIGEST, SESSION
+from conflux_node.api.errors import error_response
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    ok, reason = request.app[CLUSTER].ready()
+    if not ok:
+        return error_response("not_ready", reason, 503)
+    return web.json_response({"status": "ready"})
+
+
+async def cluster_status(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CLUSTER].status(request.app[SESSION]))
+
+
+async def cluster_self(request: web.Request) -> web.Response:
+    report = request.app[CLUSTER].self_report()
+    if request.query.get("digest") in ("1", "true"):
+        report["digest"] = request.app[DIGEST]()
+    return web.json_response(report)
+
+
+async def open_session(app: web.Application) -> None:
+    app[SESSION] = aiohttp.ClientSession()
+
+
+async def close_session(app: web.Application) -> None:
+    await app[SESSION].close()

@@ -1,0 +1,146 @@
+"""The route table: every HTTP route with what the OpenAPI document says about it.
+
+The aiohttp router and `/api/v1/openapi.json` are both built from `ROUTES`, so a route
+cannot exist without being documented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from conflux_node.api import cluster, configs, fetch
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+C = "/api/v1/configs/{tenant}/{app}/{env}/{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    responses: Mapping[int, str]
+    body: Mapping[str, Any] | None = None
+    query: tuple[Param, ...] = ()
+    headers: tuple[Param, ...] = ()
+
+
+LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+CONFIG_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["format"],
+    "properties": {
+        "format": {"enum": ["json", "yaml", "toml", "properties", "text"]},
+        "schema": {"type": "object", "description": "JSON Schema (structured formats only)"},
+        "labels": LABELS,
+        "retention": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "keep_last": {"type": "integer", "minimum": 1},
+                "keep_days": {"type": "integer", "minimum": 1},
+            },
+        },
+        "encrypted": {"type": "boolean"},
+    },
+}
+VERSION_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["content"],
+    "properties": {"content": {"type": "string"}, "message": {"type": "string"}},
+}
+MATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "labels": LABELS,
+        "ip_cidrs": {"type": "array", "items": {"type": "string"}},
+        "client_ids": {"type": "array", "items": {"type": "string"}},
+        "percentage": {"type": "number", "minimum": 0, "maximum": 100},
+    },
+}
+RELEASE_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["default_version"],
+    "properties": {
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "version"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "match": MATCH,
+                    "version": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+        "default_version": {"type": "integer", "minimum": 1},
+        "message": {"type": "string"},
+    },
+}
+PAGE = (
+    Param("limit", "page size, 1..100 (default 20)", {"type": "integer"}),
+    Param("after", "the `next` cursor of the previous page", {"type": "integer"}),
+)
+BAD = {400: "malformed input", 404: "unknown config", 503: "no leader; retry (Retry-After)"}
+
+ROUTES: tuple[Route, ...] = (
+    Route("PUT", C, configs.put_config, "Create or update a config", "configs",
+          {201: "created", 200: "updated", **BAD, 409: "format change", 422: "bad schema"},
+          body=CONFIG_BODY),
+    Route("GET", C, configs.get_config, "Config metadata, latest version, current release",
+          "configs", {200: "the config", 404: "unknown config"}),
+    Route("DELETE", C, configs.delete_config, "Delete a config with its versions and releases",
+          "configs", {204: "deleted", **BAD}),
+    Route("POST", C + "/versions", configs.create_version, "Create a version", "versions",
+          {201: "created", 200: "same content as the latest: that version, created false",
+           **BAD, 413: "content too large", 422: "content fails its format or schema"},
+          body=VERSION_BODY),
+    Route("GET", C + "/versions", configs.list_versions, "List versions, newest first",
+          "versions", {200: "a page: {items, next}", **BAD}, query=PAGE),
+    Route("GET", C + "/versions/{version}", configs.get_version, "One version with content",
+          "versions", {200: "the version", 404: "unknown config or version"}),
+    Route("PUT", C + "/release", configs.put_release, "Set the release (rules + default)",
+          "releases", {200: "{revision}", **BAD, 412: "If-Match revision is stale",
+                       422: "a named version does not exist"},
+          body=RELEASE_BODY,
+          headers=(Param("If-Match", "expected current release revision"),)),
+    Route("GET", C + "/release", configs.get_release, "The current release", "releases",
+          {200: "the release", 404: "unknown config or no release yet"}),
+    Route("GET", C + "/releases", configs.list_releases, "Release history, newest first",
+          "releases", {200: "a page: {items, next}", **BAD}, query=PAGE),
+    Route("GET", "/api/v1/fetch/{tenant}/{app}/{env}/{name}", fetch.fetch,
+          "What this client is served", "fetch",
+          {200: "{version, release_revision, sha256, format, content, rule}",
+           304: "If-None-Match matched the ETag", **BAD},
+          query=(Param("client_id", "sticky identity for percentage rules"),
+                 Param("labels", "client labels: k=v,k2=v2"),
+                 Param("raw", "1 returns the content itself")),
+          headers=(Param("If-None-Match", "the sha256 (ETag) the client holds"),)),
+    Route("GET", "/api/v1/cluster/status", cluster.cluster_status, "Members and their roles",
+          "cluster", {200: "{self, leader, members}"}),
+    Route("GET", "/api/v1/cluster/self", cluster.cluster_self, "This node's Raft position",
+          "cluster", {200: "this node"},
+          query=(Param("digest", "1 adds a sha256 of the whole state"),)),
+    Route("GET", "/health", cluster.health, "The process is up", "health", {200: "up"}),
+    Route("GET", "/ready", cluster.ready, "A leader exists and this node caught up", "health",
+          {200: "ready", 503: "not ready"}),
+)  # fmt: skip

@@ -1,0 +1,1 @@
+"""Consensus: a thin adapter over pysyncobj, made durable and bridged to asyncio."""

@@ -1,0 +1,44 @@
+"""`conflux-node`: load settings, start a node, stop it cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from conflux_node.app import Node
+from conflux_node.settings import SettingsError, load_from_process
+
+
+async def serve(node: Node) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await node.start()
+    try:
+        await stop.wait()
+    finally:
+        await node.stop()
+
+
+def main() -> None:
+    try:
+        settings = load_from_process()
+    except SettingsError as error:
+        print(f"conflux-node: {error}", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(
+        level=settings.log_level,
+        format=f"%(asctime)s {settings.node_id} %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(Node(settings)))
+    except OSError as error:
+        print(f"conflux-node: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""`apply(view, command) -> Effects`: the whole state machine, as one pure function.
+
+Every replica runs the same commands in the same order through this function and gets
+the same writes. Rejections (a stale revision, a missing version) are results too, with
+no writes, so they are as deterministic as successes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from conflux_node.model import keys
+from conflux_node.model.commands import (
+    Command,
+    CreateVersion,
+    DeleteConfig,
+    PutConfig,
+    SetRelease,
+)
+from conflux_node.model.entities import ConfigMeta, Release, Retention, VersionRecord
+from conflux_node.model.errors import (
+    ConfigNotFound,
+    Conflict,
+    ConfluxError,
+    ReleaseVersionMissing,
+    RevisionMismatch,
+)
+from conflux_node.model.names import Coords
+from conflux_node.model.view import StateView, dump, read_config, read_version
+
+Write = tuple[bytes, bytes | None]  # (key, value); None deletes
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a watcher may care about, emitted once the command is applied."""
+
+    kind: str  # config_put | config_deleted | version_created | release_changed
+    coords: Coords
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    writes: tuple[Write, ...] = ()
+    events: tuple[Event, ...] = ()
+    result: Mapping[str, Any] | ConfluxError = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not isinstance(self.result, ConfluxError)
+
+
+def reject(error: ConfluxError) -> Effects:
+    return Effects(result=error)
+
+
+def apply(view: StateView, command: Command) -> Effects:
+    match command:
+        case PutConfig():
+            return apply_put_config(view, command)
+        case DeleteConfig():
+            return apply_delete_config(view, command)
+        case CreateVersion():
+            return apply_create_version(view, command)
+        case SetRelease():
+            return apply_set_release(view, command)
+
+
+def _missing(coords: Coords) -> ConfigNotFound:
+    return ConfigNotFound(f"config {coords.path} does not exist", config=coords.path)
+
+
+def apply_put_config(view: StateView, cmd: PutConfig) -> Effects:
+    old = read_config(view, cmd.coords)
+    if old is not None and old.latest_version > 0 and old.spec.format != cmd.spec.format:
+        return reject(
+            Conflict(
+                f"config {cmd.coords.path} has versions in format {old.spec.format}; "
+                "its format cannot change",
+                field="format",
+            )
+        )
+    writes: list[Write] = []
+    incarnation = old.incarnation if old else 0
+    if old is None:
+        incarnation = int(view.get(keys.CONFIG_SEQ) or b"0") + 1
+        writes.append((keys.CONFIG_SEQ, str(incarnation).encode()))
+    meta = ConfigMeta(
+        coords=cmd.coords,
+        spec=cmd.spec,
+        schema_sha=cmd.schema_sha,
+        created_at=old.created_at if old else cmd.now,
+        updated_at=cmd.now,
+        latest_version=old.latest_version if old else 0,
+        release_revision=old.release_revision if old else 0,
+        incarnation=incarnation,
+    )
+    writes.append((keys.config_key(cmd.coords), dump(meta.to_json())))
+    event = Event("config_put", cmd.coords, {"created": old is None})
+    return Effects(
+        writes=tuple(writes),
+        events=(event,),
+        result={"created": old is None, "config": meta.to_json()},
+    )
+
+
+def apply_delete_config(view: StateView, cmd: DeleteConfig) -> Effects:
+    if read_config(view, cmd.coords) is None:
+        return reject(_missing(cmd.coords))
+    writes: list[Write] = [(keys.config_key(cmd.coords), None)]
+    for prefix in (keys.versions_prefix(cmd.coords), keys.releases_prefix(cmd.coords)):
+        writes.extend((key, None) for key, _ in view.scan(prefix))
+    return Effects(
+        writes=tuple(writes),
+        events=(Event("config_deleted", cmd.coords),),
+        result={"deleted": True},
+    )
+
+
+def apply_create_version(view: StateView, cmd: CreateVersion) -> Effects:
+    meta = read_config(view, cmd.coords)
+    if meta is None:
+        return reject(_missing(cmd.coords))
+    if meta.schema_sha != cmd.schema_sha:
+        return reject(
+            Conflict("the config's schema changed while this version was validated; retry")
+        )
+    latest = read_version(view, cmd.coords, meta.latest_version)
+    if latest is not None and latest.sha256 == cmd.sha256:
+        return Effects(
+            result={"version": latest.version, "sha256": latest.sha256, "created": False}
+        )
+    number = meta.latest_version + 1
+    record = VersionRecord(number, cmd.sha256, cmd.content, cmd.actor, cmd.message, cmd.now)
+    new_meta = _replace_meta(meta, latest_version=number, updated_at=cmd.now)
+    writes: list[Write] = [
+        (keys.version_key(cmd.coords, number), dump(record.to_json())),
+        (keys.config_key(cmd.coords), dump(new_meta.to_json())),
+    ]
+    writes.extend(_retention_deletes(view, new_meta, cmd.now))
+    event = Event("version_created", cmd.coords, {"version": number, "sha256": cmd.sha256})
+    return Effects(
+        writes=tuple(writes),
+        events=(event,),
+        result={"version": number, "sha256": cmd.sha256, "created": True},
+    )
+
+
+def apply_set_release(view: StateView, cmd: SetRelease) -> Effects:
+    meta = read_config(view, cmd.coords)
+    if meta is None:
+        return reject(_missing(cmd.coords))
+    if cmd.expected_revision is not None and cmd.expected_revision != meta.release_revision:
+        return reject(
+            RevisionMismatch(
+                f"release revision is {meta.release_revision}, "
+                f"not {cmd.expected_revision} as If-Match expected",
+                current=meta.release_revision,
+                expected=cmd.expected_revision,
+            )
+        )
+    missing = sorted(v for v in cmd.spec.versions() if read_version(view, cmd.coords, v) is None)
+    if missing:
+        return reject(
+            ReleaseVersionMissing(
+                f"version(s) {', '.join(map(str, missing))} of {cmd.coords.path} do not exist",
+                field="version",
+                versions=missing,
+            )
+        )
+    revision = meta.release_revision + 1
+    release = Release(revision, cmd.spec, cmd.actor, cmd.now)
+    new_meta = _replace_meta(meta, release_revision=revision, updated_at=cmd.now)
+    return Effects(
+        writes=(
+            (keys.release_key(cmd.coords, revision), dump(release.to_json())),
+            (keys.config_key(cmd.coords), dump(new_meta.to_json())),
+        ),
+        events=(Event("release_changed", cmd.coords, {"revision": revision}),),
+        result={"revision": revision},
+    )
+
+
+def _replace_meta(meta: ConfigMeta, **changes: Any) -> ConfigMeta:
+    data = meta.to_json()
+    data.update(changes)
+    return ConfigMeta.from_json(data)
+
+
+def _retention_deletes(view: StateView, meta: ConfigMeta, now: str) -> list[Write]:
+    """Versions the retention policy drops: never the latest, never a released one."""
+    policy: Retention = meta.spec.retention
+    if policy.keep_last is None and policy.keep_days is None:
+        return []
+    protected = {meta.latest_version}
+    release = _current_release_versions(view, meta)
+    protected |= release
+    cutoff = (
+        _parse_time(now) - timedelta(days=policy.keep_days)
+        if policy.keep_days is not None
+        else None
+    )
+    drops: list[Write] = []
+    # Newest first; the new version is not stored yet, so it counts as rank 0.
+    for rank, (key, raw) in enumerate(
+        view.scan(keys.versions_prefix(meta.coords), reverse=True), 1
+    ):
+        number = keys.number_of(key)
+        if number in protected:
+            continue
+        too_many = policy.keep_last is not None and rank >= policy.keep_last
+        too_old = cutoff is not None and _parse_time(_created_at(raw)) < cutoff
+        if too_many or too_old:
+            drops.append((key, None))
+    return drops
+
+
+def _current_release_versions(view: StateView, meta: ConfigMeta) -> set[int]:
+    raw = view.get(keys.release_key(meta.coords, meta.release_revision))
+    if raw is None:
+        return set()
+    return set(Release.from_json(_json(raw)).spec.versions())
+
+
+def _created_at(raw: bytes) -> str:
+    return str(_json(raw)["created_at"])
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(raw)
+    return value
+
+
+def _parse_time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)

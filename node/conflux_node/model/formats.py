@@ -1,0 +1,297 @@
+"""Content formats: parse a version's text, check it against the config's JSON Schema.
+
+Why here: a write is accepted or refused before it is proposed to Raft, and every
+replica must reach the same verdict, so parsing is pure and deterministic. Errors carry
+1-based line/column numbers so the edge can point a user at the broken spot. Parsed
+YAML/TOML may hold dates, bytes or sets; they are turned into JSON types before schema
+validation so a `{"type": "string"}` schema accepts `2024-01-01`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import lru_cache
+from itertools import islice
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import best_match
+from referencing.exceptions import Unresolvable
+from yaml.reader import ReaderError
+
+from conflux_node.model.entities import STRUCTURED, Format
+from conflux_node.model.errors import ContentInvalid, InvalidSchema, SchemaViolation
+
+MAX_SCHEMA_ERRORS = 10
+MAX_NODES = 1_000_000
+_MAX_SCAN = 1000
+_MAX_MESSAGE = 300
+_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_PROP_WS = " \t\f"
+_PROP_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+_LogicalLine = tuple[str, list[tuple[int, int]]]
+
+
+def content_sha(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def schema_sha(schema: Mapping[str, Any] | None) -> str:
+    return "" if schema is None else hashlib.sha256(canonical_json(schema).encode()).hexdigest()
+
+
+def _invalid(fmt: Format, reason: str, line: int | None, column: int | None) -> ContentInvalid:
+    where = f" (line {line}, column {column})" if line is not None else ""
+    message = f"content is not valid {fmt}: {reason}{where}"
+    return ContentInvalid(message, field="content", format=fmt, line=line, column=column)
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of character `index` in `text`."""
+    lines = _NEWLINE.split(text[:index])
+    return len(lines), len(lines[-1]) + 1
+
+
+def _parse_json(content: str) -> Any:
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise _invalid("json", exc.msg, exc.lineno, exc.colno) from exc
+
+
+def _parse_yaml(content: str) -> Any:
+    try:
+        return yaml.safe_load(content)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = "; ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise _invalid("yaml", reason, line, column) from exc
+    except ReaderError as exc:
+        line, column = _position(content, exc.position)
+        raise _invalid("yaml", str(exc).splitlines()[0], line, column) from exc
+    except yaml.YAMLError as exc:
+        raise _invalid("yaml", str(exc), None, None) from exc
+
+
+def _parse_toml(content: str) -> Any:
+    try:
+        return tomllib.loads(content)
+    except tomllib.TOMLDecodeError as exc:
+        reason = str(exc)
+        found = _TOML_POS.search(reason)
+        if found:
+            line, column = int(found.group(1)), int(found.group(2))
+            raise _invalid("toml", reason[: found.start()], line, column) from exc
+        line, column = _position(content, len(content))
+        reason = reason.replace(" (at end of document)", " at end of document")
+        raise _invalid("toml", reason, line, column) from exc
+
+
+def _logical_lines(text: str) -> Iterator[_LogicalLine]:
+    """Join continued lines, skip blanks and comments; give each char's (line, column)."""
+    chars: list[str] = []
+    where: list[tuple[int, int]] = []
+    for number, natural in enumerate(_NEWLINE.split(text), start=1):
+        start = len(natural) - len(natural.lstrip(_PROP_WS))
+        body = natural[start:]
+        if not chars and (not body or body[0] in "#!"):  # as JDK 9+: comment iff line empty
+            continue
+        continuing = (len(body) - len(body.rstrip("\\"))) % 2 == 1
+        keep = body[:-1] if continuing else body
+        chars.extend(keep)
+        where.extend((number, start + i + 1) for i in range(len(keep)))
+        if continuing:
+            continue
+        if chars:
+            yield "".join(chars), where
+        chars, where = [], []
+    if chars:
+        yield "".join(chars), where
+
+
+def _split_key(text: str) -> tuple[int, int]:
+    """Return (end of key, start of value) following java.util.Properties.load."""
+    end = 0
+    while end < len(text) and text[end] not in "=:" + _PROP_WS:
+        end += 2 if text[end] == "\\" else 1
+    end = start = min(end, len(text))
+    separators = 0
+    while start < len(text) and text[start] in _PROP_WS + "=:":
+        separators += text[start] in "=:"
+        if separators > 1:
+            break
+        start += 1
+    return end, start
+
+
+def _unescape(line: _LogicalLine, begin: int, end: int) -> str:
+    """Resolve escapes in line[begin:end]; surrogate pairs from two \\u escapes are joined."""
+    (text, where), out, i = line, [], begin
+    while i < end:
+        char = text[i]
+        if char != "\\" or i + 1 >= end:
+            out.append("" if char == "\\" else char)
+            i += 1
+            continue
+        code = text[i + 1]
+        if code == "u":
+            digits = text[i + 2 : i + 6]
+            if i + 6 > end or not _HEX4.fullmatch(digits):
+                raise _invalid("properties", "malformed \\uXXXX escape", *where[i])
+            out.append(chr(int(digits, 16)))
+            i += 6
+            continue
+        out.append(_PROP_ESCAPES.get(code, code))
+        i += 2
+    try:
+        return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise _invalid("properties", "unpaired surrogate in \\u escape", *where[begin]) from exc
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse Java .properties text; later duplicates win. Raises `ContentInvalid`."""
+    result: dict[str, str] = {}
+    for line in _logical_lines(text):
+        key_end, value_start = _split_key(line[0])
+        result[_unescape(line, 0, key_end)] = _unescape(line, value_start, len(line[0]))
+    return result
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "json": _parse_json,
+    "yaml": _parse_yaml,
+    "toml": _parse_toml,
+    "properties": parse_properties,
+    "text": str,
+}
+
+
+def parse_document(fmt: Format, content: str) -> Any:
+    """Parse `content` in `fmt`; properties give dict[str, str], text gives the str itself."""
+    if not isinstance(content, str):
+        raise _invalid(fmt, "content must be a string", None, None)
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _invalid(fmt, "content is not encodable as UTF-8", None, None) from exc
+    try:
+        return _PARSERS[fmt](content)
+    except RecursionError as exc:
+        raise _invalid(fmt, "document is nested too deeply", None, None) from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise _invalid(fmt, str(exc), None, None) from exc
+
+
+class _JsonTypes:
+    """Turns a parsed YAML/TOML tree into JSON types (dates become ISO strings).
+
+    Nodes are counted so a YAML alias bomb cannot expand without bound.
+    """
+
+    def __init__(self, fmt: Format) -> None:
+        self.fmt = fmt
+        self.nodes = 0
+
+    def convert(self, value: Any, seen: frozenset[int] = frozenset()) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _invalid(self.fmt, f"document expands to more than {MAX_NODES} nodes", None, None)
+        if isinstance(value, dt.date | dt.time):
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
+        if not isinstance(value, dict | list | tuple | set | frozenset):
+            return value
+        if id(value) in seen:
+            raise _invalid(self.fmt, "document contains a recursive alias", None, None)
+        seen = seen | {id(value)}
+        if isinstance(value, dict):
+            return {self.key(k): self.convert(v, seen) for k, v in value.items()}
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        return [self.convert(item, seen) for item in items]
+
+    def key(self, key: Any) -> str:
+        converted = self.convert(key)
+        return converted if isinstance(converted, str) else json.dumps(converted)
+
+
+def check_schema(fmt: Format, schema: object) -> None:
+    """Raise `InvalidSchema` unless `schema` is None or a Draft 2020-12 schema object."""
+    if schema is None:
+        return
+    if fmt not in STRUCTURED:
+        reason = "schema is only allowed for structured formats (json, yaml, toml)"
+        raise InvalidSchema(reason, field="schema")
+    if not isinstance(schema, dict):
+        raise InvalidSchema("schema must be a JSON object", field="schema")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise InvalidSchema(
+            f"schema is not a valid JSON Schema (Draft 2020-12): {_short(exc.message)}",
+            field="schema",
+            path=_pointer(exc.path),
+        ) from exc
+
+
+@lru_cache(maxsize=256)
+def compiled_validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    """A validator for the canonical JSON text of a schema, built once per schema."""
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
+def validate_content(fmt: Format, content: str, schema: Mapping[str, Any] | None) -> None:
+    """Raise `ContentInvalid`/`SchemaViolation` unless acceptable; schemas apply to STRUCTURED."""
+    document = parse_document(fmt, content)
+    if schema is None or fmt not in STRUCTURED:
+        return
+    validator = compiled_validator(canonical_json(schema))
+    try:
+        errors = list(islice(validator.iter_errors(_JsonTypes(fmt).convert(document)), _MAX_SCAN))
+    except Unresolvable as exc:
+        reason = f"schema has an unresolvable $ref: {_short(str(exc))}"
+        raise InvalidSchema(reason, field="schema") from exc
+    except RecursionError as exc:
+        raise _invalid(fmt, "document is nested too deeply", None, None) from exc
+    if errors:
+        raise _violation(errors)
+
+
+def _violation(errors: list[jsonschema.ValidationError]) -> SchemaViolation:
+    primary = best_match(errors)
+    path = _pointer(primary.absolute_path)
+    errors.sort(key=lambda e: (_pointer(e.absolute_path), _pointer(e.absolute_schema_path)))
+    return SchemaViolation(
+        f"content violates schema at {path or '/'}: {_short(primary.message)}",
+        field="content",
+        path=path,
+        schema_path=_pointer(primary.absolute_schema_path),
+        errors=[
+            f"{_pointer(e.absolute_path) or '/'}: {_short(e.message)}"
+            for e in errors[:MAX_SCHEMA_ERRORS]
+        ],
+    )
+
+
+def _pointer(parts: Iterable[Any]) -> str:
+    """JSON Pointer (RFC 6901) of a jsonschema path; the root is ''."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."

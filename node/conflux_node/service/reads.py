@@ -1,0 +1,173 @@
+"""Read use-cases, answered from this node's store.
+
+Reads are served locally (etcd's "serializable" reads): a follower may lag the leader
+by the replication delay, but a node always answers from a state it applied, and a
+write acknowledged by a node is visible on that node's next read.
+
+`fetch` is the hot path. Versions and releases are immutable once written, so their
+decoded forms are cached by (config, number); only the small config record is read
+per request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conflux_node.model import keys
+from conflux_node.model.entities import ClientIdentity, ConfigMeta, Format, Release, VersionRecord
+from conflux_node.model.errors import ConfigNotFound, ReleaseNotFound, VersionNotFound
+from conflux_node.model.names import Coords
+from conflux_node.model.rules import evaluate
+from conflux_node.model.view import StateView, read_config, read_release, read_version
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    version: int
+    release_revision: int
+    sha256: str
+    format: Format
+    content: str
+    rule: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "release_revision": self.release_revision,
+            "sha256": self.sha256,
+            "format": self.format,
+            "content": self.content,
+            "rule": self.rule,
+        }
+
+
+class _Lru:
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self._items[key] = value
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+class ConfigReads:
+    def __init__(self, view: StateView, cache_size: int = 4096) -> None:
+        self._view = view
+        self._versions = _Lru(cache_size)
+        self._releases = _Lru(cache_size)
+
+    def config(self, coords: Coords) -> ConfigMeta:
+        meta = read_config(self._view, coords)
+        if meta is None:
+            raise ConfigNotFound(f"config {coords.path} does not exist", config=coords.path)
+        return meta
+
+    def describe(self, coords: Coords) -> dict[str, Any]:
+        meta = self.config(coords)
+        latest = read_version(self._view, coords, meta.latest_version)
+        release = read_release(self._view, coords, meta.release_revision)
+        return {
+            **meta.to_json(),
+            "latest": latest.summary() if latest else None,
+            "release": release.to_json() if release else None,
+        }
+
+    def version(self, coords: Coords, number: int, incarnation: int | None = None) -> VersionRecord:
+        if incarnation is None:
+            incarnation = self.config(coords).incarnation
+        key = (coords, incarnation, number)
+        record: VersionRecord | None = self._versions.get(key)
+        if record is None:
+            record = read_version(self._view, coords, number)
+            if record is None:
+                self.config(coords)
+                raise VersionNotFound(
+                    f"version {number} of {coords.path} does not exist", version=number
+                )
+            self._versions.put(key, record)
+        return record
+
+    def release(self, coords: Coords, revision: int | None = None) -> Release:
+        meta = self.config(coords)
+        return self._release_at(meta, meta.release_revision if revision is None else revision)
+
+    def _release_at(self, meta: ConfigMeta, revision: int) -> Release:
+        key = (meta.coords, meta.incarnation, revision)
+        release: Release | None = self._releases.get(key)
+        if release is None:
+            release = read_release(self._view, meta.coords, revision)
+            if release is None:
+                which = f"revision {revision}" if revision else "release yet"
+                path = meta.coords.path
+                raise ReleaseNotFound(f"{path} has no {which}", config=path, revision=revision)
+            self._releases.put(key, release)
+        return release
+
+    def versions_page(self, coords: Coords, limit: int | None, after: int | None) -> dict[str, Any]:
+        self.config(coords)
+        items = self._page(keys.versions_prefix(coords), limit, after, _version_summary)
+        return items
+
+    def releases_page(self, coords: Coords, limit: int | None, after: int | None) -> dict[str, Any]:
+        self.config(coords)
+        return self._page(keys.releases_prefix(coords), limit, after, _release_json)
+
+    def _page(
+        self, prefix: bytes, limit: int | None, after: int | None, render: Any
+    ) -> dict[str, Any]:
+        """Newest first; `after` is the cursor from the previous page's `next`."""
+        size = limit or DEFAULT_PAGE
+        items: list[dict[str, Any]] = []
+        more = False
+        for key, raw in self._view.scan(prefix, reverse=True):
+            if after is not None and keys.number_of(key) >= after:
+                continue
+            if len(items) == size:
+                more = True
+                break
+            items.append(render(raw))
+        last = items[-1] if items else None
+        cursor = (last.get("version") or last.get("revision")) if last and more else None
+        return {"items": items, "next": cursor}
+
+    def fetch(self, coords: Coords, client: ClientIdentity) -> Served:
+        meta = self.config(coords)
+        release = self._release_at(meta, meta.release_revision)
+        selection = evaluate(release.spec, client, coords.path)
+        record = self.version(coords, selection.version, meta.incarnation)
+        return Served(
+            version=record.version,
+            release_revision=release.revision,
+            sha256=record.sha256,
+            format=meta.spec.format,
+            content=record.content,
+            rule=selection.rule,
+        )
+
+
+def _version_summary(raw: bytes) -> Mapping[str, Any]:
+    return VersionRecord.from_json(_loads(raw)).summary()
+
+
+def _release_json(raw: bytes) -> Mapping[str, Any]:
+    return Release.from_json(_loads(raw)).to_json()
+
+
+def _loads(raw: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(raw)
+    return value

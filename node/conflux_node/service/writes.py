@@ -1,0 +1,94 @@
+"""Write use-cases: validate, stamp time and author, propose, turn the result around.
+
+Validation happens here, before the proposal, so the log carries only well-formed
+commands. What depends on replicated state (a stale If-Match, a missing version) is
+decided again by `apply`, which is the authority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from conflux_node.consensus.bridge import Proposer
+from conflux_node.model.commands import (
+    Command,
+    CreateVersion,
+    DeleteConfig,
+    PutConfig,
+    SetRelease,
+    encode,
+)
+from conflux_node.model.errors import ConfigNotFound, ConfluxError, ContentTooLarge, Unavailable
+from conflux_node.model.formats import content_sha, schema_sha, validate_content
+from conflux_node.model.names import Coords
+from conflux_node.model.rules import check_release_spec
+from conflux_node.model.view import StateView, read_config
+from conflux_node.service.bodies import parse_config_spec, parse_if_match, parse_version_body
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConfigWrites:
+    def __init__(
+        self,
+        view: StateView,
+        proposer: Proposer,
+        *,
+        max_content_bytes: int,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._view = view
+        self._proposer = proposer
+        self._max_content = max_content_bytes
+        self._clock = clock
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="milliseconds")
+
+    async def _propose(self, command: Command) -> Mapping[str, Any]:
+        result = await self._proposer.propose(encode(command))
+        if isinstance(result, ConfluxError):
+            raise result
+        if result is None:
+            raise Unavailable("the write's result was lost in a replay; read back to check")
+        return result
+
+    async def put_config(self, coords: Coords, body: object, actor: str) -> Mapping[str, Any]:
+        spec = parse_config_spec(body)
+        command = PutConfig(coords, spec, schema_sha(spec.schema), actor, self._now())
+        return await self._propose(command)
+
+    async def delete_config(self, coords: Coords, actor: str) -> None:
+        await self._propose(DeleteConfig(coords, actor, self._now()))
+
+    async def create_version(self, coords: Coords, body: object, actor: str) -> Mapping[str, Any]:
+        content, message = parse_version_body(body)
+        size = len(content.encode())
+        if size > self._max_content:
+            raise ContentTooLarge(
+                f"content is {size} bytes; the limit is {self._max_content}",
+                field="content",
+                limit=self._max_content,
+                size=size,
+            )
+        meta = read_config(self._view, coords)
+        if meta is None:
+            raise ConfigNotFound(f"config {coords.path} does not exist", config=coords.path)
+        validate_content(meta.spec.format, content, meta.spec.schema)
+        command = CreateVersion(
+            coords, content, content_sha(content), message, meta.schema_sha, actor, self._now()
+        )
+        return await self._propose(command)
+
+    async def set_release(
+        self, coords: Coords, body: object, if_match: str | None, actor: str
+    ) -> Mapping[str, Any]:
+        spec = check_release_spec(body)
+        expected = parse_if_match(if_match)
+        return await self._propose(SetRelease(coords, spec, expected, actor, self._now()))

@@ -1,0 +1,92 @@
+"""A small synchronous client for the Conflux HTTP API, on the standard library only.
+
+It tries the endpoints in order and moves on when one cannot be reached or answers 503
+(no leader yet, or a write whose outcome is unknown is *not* retried: only connection
+failures and 503 before the request reached a leader are).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+
+class ApiError(Exception):
+    """An error answer from a node, in the `{"error": {code, message, details}}` shape."""
+
+    def __init__(self, status: int, code: str, message: str, details: Mapping[str, Any]) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def config_path(tenant: str, app: str, env: str, name: str) -> str:
+    parts = "/".join(quote(p, safe="") for p in (tenant, app, env, name))
+    return f"/api/v1/configs/{parts}"
+
+
+class RestClient:
+    def __init__(self, endpoints: Sequence[str] | str, timeout: float = 10.0) -> None:
+        self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request; return (status, decoded JSON or None). Raise ApiError on >= 400."""
+        url_path = path + ("?" + urlencode(query) if query else "")
+        data = None if body is None else json.dumps(body).encode()
+        last: Exception | None = None
+        for base in self.endpoints:
+            request = urllib.request.Request(base.rstrip("/") + url_path, data, method=method)  # noqa: S310
+            request.add_header("Content-Type", "application/json")
+            for key, value in (headers or {}).items():
+                request.add_header(key, value)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                    raw = response.read()
+                    return response.status, json.loads(raw) if raw else None
+            except urllib.error.HTTPError as error:
+                failure = _api_error(error)
+                if error.code == 304:
+                    return 304, None
+                if error.code == 503 and failure.code == "no_leader":
+                    last = failure
+                    continue
+                raise failure from None
+            except (urllib.error.URLError, OSError) as error:
+                last = error
+        raise ConnectionError(f"no endpoint answered: {last}")
+
+    def get(self, path: str, **query: str) -> Any:
+        return self.request("GET", path, query=query or None)[1]
+
+    def put(self, path: str, body: Any, headers: Mapping[str, str] | None = None) -> Any:
+        return self.request("PUT", path, body, headers)[1]
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.request("POST", path, body)[1]
+
+    def delete(self, path: str) -> None:
+        self.request("DELETE", path)
+
+
+def _api_error(error: urllib.error.HTTPError) -> ApiError:
+    try:
+        payload = json.loads(error.read() or b"{}").get("error", {})
+    except ValueError:
+        payload = {}
+    return ApiError(
+        error.code,
+        payload.get("code", "http_error"),
+        payload.get("message", str(error.reason)),
+        payload.get("details", {}),
+    )
