@@ -79,6 +79,8 @@ class DurableJournal:
             os.ftruncate(fd, 0)
             os.pwrite(fd, MAGIC, 0)
             self._sync_fd(fd)
+            if self._durable:
+                fsync_dir(self._path.parent)
             return fd
         offset = len(MAGIC)
         while offset + _HEAD.size <= len(data):

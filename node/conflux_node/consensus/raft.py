@@ -10,6 +10,8 @@ Choices and why:
 - A follower receiving snapshot chunks used to advance its commit index over its own,
   possibly stale, log before the snapshot was installed, which can apply entries the
   leader never committed. Chunks are therefore passed on without a commit index.
+- Append-entries are trimmed of entries the follower already holds (`appendfilter`),
+  so overlapping resends no longer truncate already-applied entries.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import pysyncobj.syncobj as pso
 from pysyncobj import SyncObj, SyncObjConf, replicated
 
+from conflux_node.consensus.appendfilter import plan_append, term_lookup
 from conflux_node.consensus.journal import DurableJournal
 from conflux_node.consensus.machine import Result, StateMachine
 from conflux_node.consensus.snapshot import SnapshotStore
@@ -73,6 +76,7 @@ class RaftNode(SyncObj):  # type: ignore[misc]
             useFork=False,
             raftMinTimeout=options.election_min,
             raftMaxTimeout=options.election_max,
+            appendEntriesPeriod=min(0.1, options.election_min / 4),
             logCompactionMinEntries=options.compaction_min_entries,
             logCompactionMinTime=options.compaction_min_seconds,
             commandsWaitLeader=False,
@@ -103,12 +107,14 @@ class RaftNode(SyncObj):  # type: ignore[misc]
         self._apply_entry(payload, callback=callback)
 
     def _SyncObj__onMessageReceived(self, node: Any, message: Any) -> None:
-        if (
-            isinstance(message, dict)
-            and message.get("type") == "append_entries"
-            and "serialized" in message
-        ):
-            message = {**message, "commit_index": 0}
+        if isinstance(message, dict) and message.get("type") == "append_entries":
+            if "serialized" in message:
+                message = {**message, "commit_index": 0}
+            else:
+                log = self.durable_journal
+                message = plan_append(message, term_lookup(log), log[-1][1])
+                if message is None:
+                    return
         SyncObj._SyncObj__onMessageReceived(self, node, message)
 
     def status(self) -> RaftStatus:

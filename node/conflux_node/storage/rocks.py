@@ -48,7 +48,9 @@ class RocksStore:
 
     def scan(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         it = self._db.iter()
-        if reverse:
+        if reverse and not prefix.rstrip(b"\xff"):
+            it.seek_to_last()  # no key bounds this prefix from above
+        elif reverse:
             it.seek_for_prev(prefix_end(prefix))
             if it.valid() and it.key() == prefix_end(prefix):
                 it.prev()

@@ -1,0 +1,1 @@
+"""`make bench`: throughput and latency of a local 3-node Conflux cluster, with baselines."""

@@ -1,0 +1,115 @@
+"""Real node processes on 127.0.0.1, each with its own RocksDB and Raft journal."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conflux.rest import ApiError, RestClient
+from conflux_node.devcluster import LocalCluster, NodeProc
+
+_lock = threading.Lock()
+_next_base = [21000]
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base(count: int) -> int:
+    """A base port with `count` free ports after it, distinct per call."""
+    with _lock:
+        while True:
+            base = _next_base[0]
+            _next_base[0] += count + 7
+            if all(_free(base + i) for i in range(count)):
+                return base
+
+
+def make_cluster(root: Path, size: int = 3, extra: tuple[str, ...] = ()) -> LocalCluster:
+    base = free_base(2 * size)
+    args = ("--election-min", "0.3", "--election-max", "0.9", *extra)
+    return LocalCluster(
+        root=root, size=size, raft_base=base, http_base=base + size, extra_args=args
+    )
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    c = make_cluster(tmp_path / "cluster")
+    c.start()
+    try:
+        c.wait_ready(timeout=30)
+        yield c
+    finally:
+        c.stop()
+        dump_logs_on_failure(c)
+
+
+def dump_logs_on_failure(c: LocalCluster) -> None:
+    for node in c.nodes:
+        if node.log_path.exists():
+            text = node.log_path.read_text(errors="replace")
+            if "Traceback" in text or "CRITICAL" in text:
+                print(f"--- {node.id} log ---\n{text[-4000:]}")
+
+
+def client_for(c: LocalCluster, *nodes: NodeProc) -> RestClient:
+    return RestClient([n.url for n in (nodes or c.nodes)], timeout=5)
+
+
+def path(name: str) -> str:
+    return f"/api/v1/configs/it/app/prod/{name}"
+
+
+def digests(c: LocalCluster) -> dict[str, str]:
+    return {n.id: c.get(n, "/api/v1/cluster/self?digest=1")["digest"] for n in c.nodes if n.running}
+
+
+def wait_converged(c: LocalCluster, timeout: float = 30) -> dict[str, Any]:
+    """Wait until every running node has applied the same index with the same digest."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            reports = {
+                n.id: c.get(n, "/api/v1/cluster/self?digest=1") for n in c.nodes if n.running
+            }
+        except OSError:
+            time.sleep(0.2)
+            continue
+        applied = {r["last_applied"] for r in reports.values()}
+        found = {r["digest"] for r in reports.values()}
+        last = reports
+        if len(applied) == 1 and len(found) == 1:
+            return reports
+        time.sleep(0.2)
+    raise AssertionError(f"nodes did not converge: {last}")
+
+
+def post_version(client: RestClient, name: str, content: str, attempts: int = 40) -> Any:
+    """Retry only while there is no leader; an outcome-unknown error is returned as None."""
+    for _ in range(attempts):
+        try:
+            return client.post(path(name) + "/versions", {"content": content})
+        except ApiError as error:
+            if error.code == "no_leader":
+                time.sleep(0.1)
+                continue
+            if error.status == 503:
+                return None
+            raise
+        except ConnectionError:
+            time.sleep(0.1)
+    return None
