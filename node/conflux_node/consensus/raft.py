@@ -58,6 +58,7 @@ class RaftStatus:
     leader_commit_index: int | None
     connected: frozenset[str]
     match_index: dict[str, int]
+    journal_fsyncs: int = 0
 
 
 class RaftNode(SyncObj):  # type: ignore[misc]
@@ -129,4 +130,5 @@ class RaftNode(SyncObj):  # type: ignore[misc]
             leader_commit_index=self._SyncObj__leaderCommitIndex,
             connected=frozenset(n.id for n in self.otherNodes if self.isNodeConnected(n)),
             match_index=match,
+            journal_fsyncs=self.durable_journal.fsync_count,
         )

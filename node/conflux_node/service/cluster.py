@@ -68,6 +68,7 @@ class ClusterInfo:
             "commit_index": status.commit_index,
             "last_applied": status.last_applied,
             "healthy": status.leader is not None,
+            "journal_fsyncs": status.journal_fsyncs,
             "connected": sorted(
                 self._by_address[a].id for a in status.connected if a in self._by_address
             ),
