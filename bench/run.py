@@ -86,8 +86,42 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children_cpu() -> float:
+    """CPU of terminated, reaped children: here, the load generator runs."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine (all cores) has been busy, from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuProbe:
+    """CPU used during the measured window, in % of one core: each named process, the
+    load generator, and `other` (everything else on the machine, e.g. other users)."""
+
+    def __init__(self, pids: dict[str, int] | None = None) -> None:
+        self.pids = pids or {}
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.procs0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.children0 = children_cpu()
+        self.busy0 = machine_busy()
+
+    def stop(self) -> dict[str, int]:
+        wall = time.monotonic() - self.t0
+        used = {name: cpu_seconds(pid) - self.procs0[name] for name, pid in self.pids.items()}
+        used["loadgen"] = children_cpu() - self.children0
+        other = machine_busy() - self.busy0 - sum(used.values())
+        pct = {name: round(100 * seconds / wall) for name, seconds in used.items()}
+        pct["other"] = max(0, round(100 * other / wall))
+        return pct
 
 
 def wait_http(url: str, timeout: float = 20) -> None:
@@ -152,15 +186,19 @@ class LoadGen:
             return f"{version} ({self.threads} threads, {self.connections} connections)"
         return f"bench/loadgen.py (aiohttp, {self.connections} connections)"
 
-    def run(self, kind: str, url: str, warmup: int, duration: int) -> Result:
+    def run(self, kind: str, url: str, warmup: int, duration: int, probe: CpuProbe) -> Result:
+        """`kind` is write or fetch; `probe` brackets the measured run (with the aiohttp
+        fallback, warm-up and measurement are one process, so it brackets both)."""
         nonce = uuid.uuid4().hex[:8]
         if not self.wrk:
-            return self._aiohttp(kind, url, warmup, duration, nonce)
-        warm = self._wrk(kind, url, warmup, nonce + "w") if warmup > 0 else {"ok": 0}
-        before = children_cpu()
-        result = self._wrk(kind, url, duration, nonce)
-        result["loadgen_cpu_s"] = round(children_cpu() - before, 2)
-        result["warmup_ok"] = warm["ok"]
+            probe.start()
+            result = self._aiohttp(kind, url, warmup, duration, nonce)
+        else:
+            warm = self._wrk(kind, url, warmup, nonce + "w") if warmup > 0 else {"ok": 0}
+            probe.start()
+            result = self._wrk(kind, url, duration, nonce)
+            result["warmup_ok"] = warm["ok"]
+        result["cpu_pct"] = probe.stop()
         return result
 
     def _wrk(self, kind: str, url: str, seconds: int, nonce: str) -> Result:
@@ -207,85 +245,78 @@ class LoadGen:
             "--configs", str(CONFIGS),
             "--nonce", nonce,
         ]  # fmt: skip
-        before = children_cpu()
         result: Result = json.loads(run_child(cmd, timeout=warmup + duration + 60))
-        result["loadgen_cpu_s"] = round(children_cpu() - before, 2)
+        result["warmup_ok"] = None  # not counted separately by bench/loadgen.py
         return result
 
 
 # --- Conflux --------------------------------------------------------------------------
 
 
+def coords(i: int) -> str:
+    return config_path("bench", "app", "prod", f"cfg{i:02d}")
+
+
 def seed(client: RestClient) -> None:
     """16 JSON configs, each with one version released as the default."""
     for i in range(CONFIGS):
-        path = config_path("bench", "app", "prod", f"cfg{i:02d}")
-        client.put(path, {"format": "json"})
-        version = client.post(path + "/versions", {"content": CONTENT.format(i)})
-        client.put(path + "/release", {"default_version": version["version"]})
+        client.put(coords(i), {"format": "json"})
+        version = client.post(coords(i) + "/versions", {"content": CONTENT.format(i)})
+        client.put(coords(i) + "/release", {"default_version": version["version"]})
 
 
 def versions_total(client: RestClient) -> int:
-    total = 0
-    for i in range(CONFIGS):
-        total += int(
-            client.get(config_path("bench", "app", "prod", f"cfg{i:02d}"))["latest_version"]
-        )
-    return total
-
-
-def measured(load: Callable[[], Result], procs: dict[str, NodeProc]) -> Result:
-    """Run `load` and attach the CPU each node process used during it (in % of one core)."""
-    pids = {name: n.process.pid for name, n in procs.items() if n.process is not None}
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    started = time.monotonic()
-    result = load()
-    wall = time.monotonic() - started
-    result["cpu_pct"] = {
-        name: round(100 * (cpu_seconds(pid) - before[name]) / wall) for name, pid in pids.items()
-    }
-    return result
+    return sum(int(client.get(coords(i))["latest_version"]) for i in range(CONFIGS))
 
 
 def conflux_phase(
     root: Path, loadgen: LoadGen, warmup: int, duration: int, *, fsync: bool, full: bool
 ) -> dict[str, Result]:
-    require_free(range(RAFT_BASE, RAFT_BASE + 3))
-    require_free(range(HTTP_BASE, HTTP_BASE + 3))
+    """Start a 3-node cluster; writes to the leader, then (if `full`) writes to a
+    follower and fetches from that follower; stop the cluster on every exit path."""
+    require_free((*range(RAFT_BASE, RAFT_BASE + 3), *range(HTTP_BASE, HTTP_BASE + 3)))
     extra = () if fsync else ("--no-fsync",)
     cluster = LocalCluster(
         root=root, size=3, raft_base=RAFT_BASE, http_base=HTTP_BASE, extra_args=extra
     )
     mode = "fsync on" if fsync else "--no-fsync"
+    suffix = "" if fsync else "_no_fsync"
     out: dict[str, Result] = {}
     try:
         log(f"starting 3 Conflux nodes ({mode}), data in {root}")
         cluster.start()
         cluster.wait_ready(timeout=60)
         leader = cluster.leader()
-        followers = [n for n in cluster.nodes if n is not leader]
-        roles = {f"leader {leader.id}": leader} | {f"follower {n.id}": n for n in followers}
+        follower = next(n for n in cluster.nodes if n is not leader)
         client = RestClient([leader.url])
         seed(client)
-        suffix = "" if fsync else "_no_fsync"
+
+        def probe() -> CpuProbe:
+            role = {n.id: "leader" if n is leader else "follower" for n in cluster.nodes}
+            pids = {
+                f"{n.id}({role[n.id]})": n.process.pid
+                for n in cluster.nodes
+                if n.process is not None
+            }
+            return CpuProbe(pids)
 
         def writes(target: NodeProc, name: str) -> None:
             before = versions_total(client)
             log(f"writes -> {target.id} ({name}, {mode}): {warmup}s warm-up + {duration}s")
-            result = measured(lambda: loadgen.run("write", target.url, warmup, duration), roles)
-            time.sleep(0.5)
+            result = loadgen.run("write", target.url, warmup, duration, probe())
+            time.sleep(0.5)  # requests cut off when the load generator stopped
             result["node"] = target.id
-            result["versions_created"] = versions_total(client) - before
+            result["leader_before"] = leader.id
             result["leader_after"] = cluster.leader().id
+            result["versions_created"] = versions_total(client) - before
             out[f"conflux_writes_{name}{suffix}"] = result
 
         writes(leader, "leader")
         if full:
-            writes(followers[0], "follower")
-            target = followers[0]
-            log(f"fetch -> {target.id} (follower): {warmup}s warm-up + {duration}s")
-            result = measured(lambda: loadgen.run("fetch", target.url, warmup, duration), roles)
-            result["node"] = target.id
+            writes(follower, "follower")
+            log(f"fetch -> {follower.id} (follower): {warmup}s warm-up + {duration}s")
+            result = loadgen.run("fetch", follower.url, warmup, duration, probe())
+            result["node"] = follower.id
             out["conflux_fetch"] = result
     finally:
         cluster.stop()
@@ -302,8 +333,12 @@ def raw_pysyncobj_phase(warmup: int, duration: int, inflight: int) -> Result:
         sys.executable, "-m", "bench.raw_pysyncobj",
         "--warmup", str(warmup), "--duration", str(duration), "--inflight", str(inflight),
     ]  # fmt: skip
+    probe = CpuProbe()  # the members are grandchildren: all of their CPU shows as loadgen
+    probe.start()
     out = run_child(cmd, timeout=warmup + duration + 90)
+    cpu = probe.stop()
     result: Result = json.loads(out.strip().splitlines()[-1])
+    result["cpu_pct"] = {"3 members": cpu["loadgen"], "other": cpu["other"]}
     return result
 
 
@@ -315,13 +350,7 @@ def bare_aiohttp_phase(loadgen: LoadGen, warmup: int, duration: int) -> Result:
         url = f"http://127.0.0.1:{BARE_PORT}"
         wait_http(url + "/ready")
         log(f"bare aiohttp fetch handler: {warmup}s warm-up + {duration}s")
-        before = cpu_seconds(proc.pid)
-        started = time.monotonic()
-        result = loadgen.run("fetch", url, warmup, duration)
-        result["cpu_pct"] = {
-            "server": round(100 * (cpu_seconds(proc.pid) - before) / (time.monotonic() - started))
-        }
-        return result
+        return loadgen.run("fetch", url, warmup, duration, CpuProbe({"server": proc.pid}))
     finally:
         proc.terminate()
         try:
@@ -334,11 +363,11 @@ def bare_aiohttp_phase(loadgen: LoadGen, warmup: int, duration: int) -> Result:
 # --- report -----------------------------------------------------------------------------
 
 ROWS = [
-    ("conflux_writes_leader", "Conflux version writes -> leader (fsync on)"),
-    ("conflux_writes_follower", "Conflux version writes -> follower (fsync on)"),
-    ("conflux_fetch", "Conflux fetch, one node (follower)"),
-    ("conflux_writes_leader_no_fsync", "Conflux version writes -> leader (--no-fsync)"),
-    ("raw_pysyncobj", "baseline: raw pysyncobj commits (64 in flight)"),
+    ("conflux_writes_leader", "Conflux writes -> leader (fsync on)"),
+    ("conflux_writes_follower", "Conflux writes -> follower (fsync on)"),
+    ("conflux_fetch", "Conflux fetch, one node (a follower)"),
+    ("conflux_writes_leader_no_fsync", "Conflux writes -> leader (--no-fsync)"),
+    ("raw_pysyncobj", "baseline: raw pysyncobj, 64 in flight"),
     ("bare_aiohttp_fetch", "baseline: bare aiohttp JSON handler"),
 ]
 
@@ -346,142 +375,62 @@ ROWS = [
 def ratio(a: Result | None, b: Result | None) -> float | None:
     if not a or not b or "rps" not in a or not b.get("rps"):
         return None
-    return round(a["rps"] / b["rps"], 3)
+    return round(float(a["rps"]) / float(b["rps"]), 3)
 
 
 def fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def row(label: str, r: Result) -> str:
+    if "error" in r:
+        return f"{label:<40}  FAILED: {r['error']}"
+    cpu = " ".join(f"{k}={v}" for k, v in r.get("cpu_pct", {}).items())
+    return (
+        f"{label:<40}{fmt(r.get('rps'), '.0f'):>8}{fmt(r.get('p50_ms'), '.1f'):>8}"
+        f"{fmt(r.get('p99_ms'), '.1f'):>8}{fmt(r.get('max_ms'), '.0f'):>8}"
+        f"{fmt(r.get('errors'), 'd'):>7}  {cpu}"
+    )
+
+
 def table(report: Result) -> str:
-    res = report["results"]
+    res, s, t = report["results"], report["settings"], report["targets"]
     lines = [
-        f"Conflux benchmark  {report['date']}  {report['host']['cores']} cores  "
+        f"Conflux benchmark, {report['date']}, {report['host']['cores']} cores, "
         f"Python {report['host']['python']}",
-        f"load: {report['settings']['loadgen']}; {report['settings']['duration_s']}s measured "
-        f"after {report['settings']['warmup_s']}s warm-up; {CONFIGS} configs round-robin",
+        f"load: {s['loadgen']}; {s['duration_s']}s measured after {s['warmup_s']}s warm-up; "
+        f"{CONFIGS} configs round-robin; CPU in % of one core during the measured window",
         "",
-        f"{'scenario':<48}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
-        "  CPU % of one core",
-        "-" * 112,
+        f"{'scenario':<40}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'errors':>7}  CPU %",
+        "-" * 118,
     ]
-    for key, label in ROWS:
-        r = res.get(key)
-        if r is None:
-            continue
-        if "error" in r:
-            lines.append(f"{label:<48}  FAILED: {r['error']}")
-            continue
-        cpu = " ".join(f"{k}={v}" for k, v in r.get("cpu_pct", {}).items())
-        if "loadgen_cpu_s" in r and r.get("seconds"):
-            cpu += f" loadgen={round(100 * r['loadgen_cpu_s'] / r['seconds'])}"
-        lines.append(
-            f"{label:<48}{fmt(r.get('rps'), '.0f'):>9}{fmt(r.get('p50_ms'), '.2f'):>9}"
-            f"{fmt(r.get('p99_ms'), '.2f'):>9}{fmt(r.get('max_ms'), '.1f'):>9}"
-            f"{fmt(r.get('errors'), 'd'):>8}  {cpu}"
-        )
+    lines += [row(label, res[key]) for key, label in ROWS if key in res]
     ratios = report["ratios"]
-    t = report["targets"]
     w = res.get("conflux_writes_leader") or {}
     f = res.get("conflux_fetch") or {}
+    met = report["targets_met"]
     lines += [
         "",
-        f"ratio  Conflux writes (leader) / raw pysyncobj = {fmt(ratios['writes_vs_raw'], '.3f')}",
-        f"ratio  Conflux fetch / bare aiohttp            = {fmt(ratios['fetch_vs_bare'], '.3f')}",
-        "",
-        f"target writes >= {t['writes_rps']}/s with p99 <= {t['writes_p99_ms']} ms: "
-        f"measured {fmt(w.get('rps'), '.0f')}/s, p99 {fmt(w.get('p99_ms'), '.1f')} ms"
-        f" -> {'met' if report['targets_met']['writes'] else 'NOT met'}",
-        f"target fetch  >= {t['fetch_rps']}/s: measured {fmt(f.get('rps'), '.0f')}/s"
-        f" -> {'met' if report['targets_met']['fetch'] else 'NOT met'}",
+        f"ratio  Conflux writes (leader) / raw pysyncobj: {fmt(ratios['writes_vs_raw'], '.3f')}",
+        f"ratio  Conflux fetch / bare aiohttp:            {fmt(ratios['fetch_vs_bare'], '.3f')}",
+        f"target writes >= {t['writes_rps']}/s with p99 <= {t['writes_p99_ms']} ms: measured "
+        f"{fmt(w.get('rps'), '.0f')}/s, p99 {fmt(w.get('p99_ms'), '.1f')} ms "
+        f"({'met' if met['writes'] else 'not met'})",
+        f"target fetch >= {t['fetch_rps']}/s: measured {fmt(f.get('rps'), '.0f')}/s "
+        f"({'met' if met['fetch'] else 'not met'})",
     ]
-    for key, _ in ROWS[:2]:
+    for key in ("conflux_writes_leader", "conflux_writes_follower"):
         r = res.get(key) or {}
-        if "versions_created" in r:
-            lines.append(
-                f"check  {key}: {r['versions_created']} versions created, "
-                f"{r['warmup_ok'] + r['ok'] if 'warmup_ok' in r else r['ok']} acknowledged "
-                f"(warm-up + measured; the difference is requests cut off when wrk stops)"
-            )
-        if (
-            r.get("leader_after")
-            and key == "conflux_writes_leader"
-            and r["leader_after"] != r["node"]
-        ):
-            lines.append(
-                f"note   leadership moved during {key}: {r['node']} -> {r['leader_after']}"
-            )
-    return "\n".join(lines)
-
-
-def guarded(name: str, results: dict[str, Result], fn: Callable[[], Any]) -> None:
-    """Run one phase; a failure is recorded and reported, and the other phases still run."""
-    try:
-        value = fn()
-    except (RuntimeError, OSError, TimeoutError, ValueError, subprocess.SubprocessError) as error:
-        log(f"{name} failed: {error}")
-        results[name] = {"error": str(error).splitlines()[0][:200]}
-        return
-    if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()) and value:
-        results.update(value)
-    else:
-        results[name] = value
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=12, help="measured seconds per scenario")
-    parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--loadgen", choices=["auto", "wrk", "aiohttp"], default="auto")
-    parser.add_argument("--skip-no-fsync", action="store_true", help="skip the --no-fsync run")
-    parser.add_argument("--skip-baselines", action="store_true")
-    parser.add_argument("--keep-data", action="store_true", help="keep node data and logs")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-    wrk = None if args.loadgen == "aiohttp" else find_wrk()
-    if args.loadgen == "wrk" and wrk is None:
-        log("wrk is not available")
-        return 2
-    loadgen = LoadGen(wrk, args.connections, args.threads)
-    root = Path(tempfile.mkdtemp(prefix="conflux-bench-"))
-    results: dict[str, Result] = {}
-    started = time.monotonic()
-    log(f"load generator: {loadgen.description}")
-    try:
-        w, d = args.warmup, args.duration
-        guarded(
-            "conflux_writes_leader",
-            results,
-            lambda: conflux_phase(root / "fsync", loadgen, w, d, fsync=True, full=True),
+        if "versions_created" not in r:
+            continue
+        acked = r["ok"] + (r.get("warmup_ok") or 0)
+        lines.append(
+            f"check  {key}: {r['versions_created']} versions created, {acked} 2xx counted by "
+            f"the load generator (warm-up included; it does not count requests cut off at stop)"
         )
-        if not args.skip_no_fsync:
-            guarded(
-                "conflux_writes_leader_no_fsync",
-                results,
-                lambda: conflux_phase(root / "nofsync", loadgen, w, d, fsync=False, full=False),
-            )
-        if not args.skip_baselines:
-            guarded("raw_pysyncobj", results, lambda: raw_pysyncobj_phase(w, d, args.connections))
-            guarded("bare_aiohttp_fetch", results, lambda: bare_aiohttp_phase(loadgen, w, d))
-    except KeyboardInterrupt:
-        log("interrupted; everything started here has been stopped")
-        return 130
-    finally:
-        if args.keep_data:
-            log(f"data and node logs kept in {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-
-    report = build_report(args, loadgen, results, time.monotonic() - started)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print()
-    print(table(report))
-    print(f"\nfigures written to {RESULTS.relative_to(REPO)}; run took {report['run_seconds']}s")
-    return 1 if any("error" in r for r in results.values()) else 0
+        if r["leader_after"] != r["leader_before"]:
+            lines.append(f"note   leadership moved: {r['leader_before']} -> {r['leader_after']}")
+    return "\n".join(lines)
 
 
 def build_report(
@@ -502,7 +451,7 @@ def build_report(
             "warmup_s": args.warmup,
             "duration_s": args.duration,
             "configs": CONFIGS,
-            "fsync": "on (node default) unless the scenario says --no-fsync",
+            "fsync": "on (the node default) unless the scenario says no_fsync",
         },
         "targets": TARGETS,
         "results": results,
@@ -513,12 +462,87 @@ def build_report(
         "targets_met": {
             "writes": bool(
                 w.get("rps", 0) >= TARGETS["writes_rps"]
-                and w.get("p99_ms", 1e9) <= TARGETS["writes_p99_ms"]
+                and w.get("p99_ms", float("inf")) <= TARGETS["writes_p99_ms"]
             ),
             "fetch": bool(f.get("rps", 0) >= TARGETS["fetch_rps"]),
         },
         "run_seconds": round(seconds),
     }
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def guarded(name: str, results: dict[str, Result], phase: Callable[[], dict[str, Result]]) -> None:
+    """Run one phase; a failure is recorded under `name` and the other phases still run."""
+    try:
+        results.update(phase())
+    except (RuntimeError, OSError, TimeoutError, ValueError, subprocess.SubprocessError) as error:
+        log(f"{name} failed: {error}")
+        results[name] = {"error": (str(error).splitlines() or [repr(error)])[0][:200]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=12, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "aiohttp"], default="auto")
+    parser.add_argument("--skip-no-fsync", action="store_true", help="skip the --no-fsync run")
+    parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--keep-data", action="store_true", help="keep node data and logs")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the `finally`s below
+
+    wrk = None if args.loadgen == "aiohttp" else find_wrk()
+    if args.loadgen == "wrk" and wrk is None:
+        log("wrk is not available")
+        return 2
+    loadgen = LoadGen(wrk, args.connections, args.threads)
+    root = Path(tempfile.mkdtemp(prefix="conflux-bench-"))
+    results: dict[str, Result] = {}
+    started = time.monotonic()
+    w, d, c = args.warmup, args.duration, args.connections
+    log(f"load generator: {loadgen.description}")
+    try:
+        guarded(
+            "conflux_writes_leader",
+            results,
+            lambda: conflux_phase(root / "fsync", loadgen, w, d, fsync=True, full=True),
+        )
+        if not args.skip_no_fsync:
+            guarded(
+                "conflux_writes_leader_no_fsync",
+                results,
+                lambda: conflux_phase(root / "nofsync", loadgen, w, d, fsync=False, full=False),
+            )
+        if not args.skip_baselines:
+            guarded(
+                "raw_pysyncobj", results, lambda: {"raw_pysyncobj": raw_pysyncobj_phase(w, d, c)}
+            )
+            guarded(
+                "bare_aiohttp_fetch",
+                results,
+                lambda: {"bare_aiohttp_fetch": bare_aiohttp_phase(loadgen, w, d)},
+            )
+    except KeyboardInterrupt:
+        log("interrupted; the processes started here have been stopped")
+        return 130
+    finally:
+        if args.keep_data:
+            log(f"node data and logs kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    report = build_report(args, loadgen, results, time.monotonic() - started)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print("\n" + table(report))
+    print(
+        f"\nfigures written to {RESULTS.relative_to(REPO)}; the run took {report['run_seconds']}s"
+    )
+    return 1 if any("error" in r for r in results.values()) else 0
 
 
 if __name__ == "__main__":

@@ -112,3 +112,26 @@ def test_soak_with_restarts_ends_with_equal_digests(tmp_path: Path) -> None:
         assert sum(len(w.acked) for w in writers) > 100
         for node in cluster.nodes:
             assert "state machine may have diverged" not in node.log_path.read_text()
+
+
+def test_restarts_during_elections_keep_terms_and_writes(cluster: LocalCluster) -> None:
+    """Kill the leader, then crash and restart a follower while the survivors are still
+    electing: votes and terms are durable, so no term goes back and nothing acked is lost."""
+    writers = start_writers(cluster, 2)
+    for _ in range(3):
+        time.sleep(0.8)
+        leader = cluster.leader()
+        terms = {n.id: cluster.get(n, "/api/v1/cluster/self")["term"] for n in cluster.nodes}
+        cluster.kill_node(leader)
+        follower = next(n for n in cluster.nodes if n.running)
+        time.sleep(0.1)  # inside the election timeout: the election is under way
+        cluster.kill_node(follower)
+        cluster.start_node(follower)
+        cluster.start_node(leader)
+        cluster.wait_ready(timeout=30)
+        for node in cluster.nodes:
+            assert cluster.get(node, "/api/v1/cluster/self")["term"] >= terms[node.id]
+    stop_writers(writers)
+    wait_converged(cluster)
+    assert sum(len(w.acked) for w in writers) > 20
+    check_acknowledged(cluster, writers)
