@@ -55,6 +55,7 @@ class Driver:
         self.measuring = False
         self.stopping = False
         self.latencies: list[float] = []
+        self.completed: list[float] = []  # completion times, for commits per second
         self.errors = 0
 
     def issue(self) -> None:
@@ -63,7 +64,9 @@ class Driver:
         def callback(_result: Any, reason: int) -> None:
             if self.measuring:
                 if reason == FAIL_REASON.SUCCESS:
-                    self.latencies.append(time.perf_counter() - start)
+                    now = time.perf_counter()
+                    self.latencies.append(now - start)
+                    self.completed.append(now)
                 else:
                     self.errors += 1
             if not self.stopping:
@@ -82,6 +85,9 @@ class Driver:
         seconds = time.perf_counter() - started
         self.stopping = True
         latencies = sorted(self.latencies)
+        per_second = [0] * max(1, int(seconds + 0.5))
+        for done in self.completed:
+            per_second[min(len(per_second) - 1, int(done - started))] += 1
         time.sleep(0.5)  # let the outstanding commands finish
         ms = 1000.0
         return {
@@ -94,6 +100,7 @@ class Driver:
             "max_ms": round((latencies[-1] if latencies else 0.0) * ms, 2),
             "errors": self.errors,
             "inflight": self.inflight,
+            "per_second": per_second,
             "value": self.obj.value,
         }
 

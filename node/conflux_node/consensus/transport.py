@@ -4,7 +4,8 @@ pysyncobj sends append-entries, their acknowledgements and vote replies straight
 its handlers. This transport queues them instead and releases them once per tick,
 after one `journal.sync()`. So every message that could lead another node to count an
 entry as replicated leaves only after that entry is on disk here, and one fsync serves
-all the entries added in that tick (that is the group commit).
+all the entries added in that tick (that is the group commit). Before sending, the tick's
+messages to each peer are merged where Raft allows (`coalesce`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 from typing import Any, Protocol
 
 from pysyncobj.transport import CONNECTION_STATE, TCPTransport
+
+from conflux_node.consensus.coalesce import coalesce
 
 
 class Syncable(Protocol):
@@ -39,7 +42,7 @@ class GroupCommitTransport(TCPTransport):  # type: ignore[misc]
         with self._lock:
             outbox, self._outbox = self._outbox, []
         self._journal.sync()
-        for node, message in outbox:
+        for node, message in coalesce(outbox):
             super().send(node, message)
 
     def _connected(self, node: Any) -> bool:
