@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -110,8 +112,16 @@ def reply(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def exit_with_parent(parent: int) -> None:
+    """Leave at once if the orchestrator dies, even in the middle of a drive."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def member(self_address: str, partners: list[str]) -> None:
     """One cluster member: answer `status` and `drive W D N` lines until stdin closes."""
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     obj = Counter(self_address, partners)
     try:
         for line in sys.stdin:

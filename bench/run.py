@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def require_free(ports: Iterator[int] | tuple[int, ...] | range) -> None:
+def require_free(ports: Iterable[int]) -> None:
     busy = [p for p in ports if port_in_use(p)]
     if busy:
         raise RuntimeError(f"ports already in use: {busy}; is another benchmark running?")
@@ -397,7 +397,7 @@ def table(report: Result) -> str:
     res, s, t = report["results"], report["settings"], report["targets"]
     lines = [
         f"Conflux benchmark, {report['date']}, {report['host']['cores']} cores, "
-        f"Python {report['host']['python']}",
+        f"Python {report['host']['python']}, code {report['code']}",
         f"load: {s['loadgen']}; {s['duration_s']}s measured after {s['warmup_s']}s warm-up; "
         f"{CONFIGS} configs round-robin; CPU in % of one core during the measured window",
         "",
@@ -423,14 +423,40 @@ def table(report: Result) -> str:
         r = res.get(key) or {}
         if "versions_created" not in r:
             continue
-        acked = r["ok"] + (r.get("warmup_ok") or 0)
+        if r.get("warmup_ok") is None:
+            counted = f"{r['ok']} 2xx counted in the measured window (warm-up not counted)"
+        else:
+            counted = f"{r['ok'] + r['warmup_ok']} 2xx counted in warm-up + measured window"
         lines.append(
-            f"check  {key}: {r['versions_created']} versions created, {acked} 2xx counted by "
-            f"the load generator (warm-up included; it does not count requests cut off at stop)"
+            f"check  {key}: {r['versions_created']} versions created, {counted}; "
+            "requests cut off when the load generator stops are not counted"
         )
         if r["leader_after"] != r["leader_before"]:
             lines.append(f"note   leadership moved: {r['leader_before']} -> {r['leader_after']}")
+    for key, label in ROWS:
+        cpu = (res.get(key) or {}).get("cpu_pct", {})
+        if cpu.get("loadgen", 0) >= 90 and key != "raw_pysyncobj":
+            lines.append(f"note   {label}: the load generator used a whole core; a lower bound")
+        if cpu.get("other", 0) >= 20:
+            lines.append(f"note   {label}: other processes used {cpu['other']}% CPU meanwhile")
     return "\n".join(lines)
+
+
+def code_version() -> str:
+    """The commit the node code comes from, marked when node/ has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, check=False, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "node")
+    return head + (" + uncommitted changes in node/" if dirty else "")
 
 
 def build_report(
@@ -445,6 +471,7 @@ def build_report(
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
+        "code": code_version(),
         "settings": {
             "loadgen": loadgen.description,
             "connections": args.connections,
