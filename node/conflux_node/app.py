@@ -50,17 +50,19 @@ class Node:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = RocksStore(s.data_dir / "db")
-        machine = StateMachine(self.store)
+        reads = ConfigReads(self.store)
+        machine = StateMachine(self.store, reads.on_events)
+        machine.on_restore(reads.on_restore)
         self.raft = RaftNode(build_raft_options(s), machine)
         members = tuple(MemberInfo(m.id, m.raft, m.http) for m in s.members)
         cluster = ClusterInfo(s.node_id, members, self.raft)
         app = build_app(
             ConfigWrites(
-                self.store,
+                reads,
                 RaftProposer(self.raft, s.limits.request_timeout),
                 max_content_bytes=s.limits.max_content_bytes,
             ),
-            ConfigReads(self.store),
+            reads,
             cluster,
             self.store.digest,
             s.limits.max_content_bytes,

@@ -75,7 +75,7 @@ class RaftSettings:
     fsync: bool = True
     election_min: float = 0.4
     election_max: float = 1.4
-    compaction_min_entries: int = 5000
+    compaction_min_entries: int = 50000
     compaction_min_seconds: int = 300
 
 

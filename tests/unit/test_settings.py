@@ -100,7 +100,7 @@ def test_defaults_fill_everything_but_node_id_and_members() -> None:
             fsync=True,
             election_min=0.4,
             election_max=1.4,
-            compaction_min_entries=5000,
+            compaction_min_entries=50000,
             compaction_min_seconds=300,
         ),
         members=(Member("n1", "127.0.0.1:7071", "http://127.0.0.1:7081"),),

@@ -30,9 +30,18 @@ class StateMachine:
     def __init__(self, store: Store, sink: EventSink | None = None) -> None:
         self.store = store
         self._sinks: list[EventSink] = [sink] if sink else []
+        self._restore_hooks: list[Callable[[], None]] = []
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
+
+    def on_restore(self, hook: Callable[[], None]) -> None:
+        """`hook` runs after a snapshot replaced the whole state."""
+        self._restore_hooks.append(hook)
+
+    def restored(self) -> None:
+        for hook in self._restore_hooks:
+            hook()
 
     def apply_entry(self, index: int, payload: bytes) -> Result:
         if index <= self.store.applied_index:

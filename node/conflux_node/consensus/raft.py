@@ -67,7 +67,9 @@ class RaftNode(SyncObj):  # type: ignore[misc]
         raft_dir.mkdir(parents=True, exist_ok=True)
         self.machine = machine
         self.durable_journal = DurableJournal(raft_dir / "journal", durable=options.durable)
-        self.snapshots = SnapshotStore(machine.store, raft_dir, durable=options.durable)
+        self.snapshots = SnapshotStore(
+            machine.store, raft_dir, durable=options.durable, on_restore=machine.restored
+        )
         conf = SyncObjConf(
             appendEntriesUseBatch=False,
             journalFile=str(raft_dir / "journal"),

@@ -18,6 +18,7 @@ import os
 import pickle
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class SnapshotStore:
-    def __init__(self, store: Store, work_dir: Path, *, durable: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        work_dir: Path,
+        *,
+        durable: bool,
+        on_restore: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_restore = on_restore or (lambda: None)
         self._work = work_dir
         self._durable = durable
         self.restored = 0  # how many times a snapshot replaced the live store
@@ -68,3 +77,4 @@ class SnapshotStore:
         self._store.restore(staging / "db")
         shutil.rmtree(staging)
         self.restored += 1
+        self._on_restore()

@@ -5,24 +5,25 @@ by the replication delay, but a node always answers from a state it applied, and
 write acknowledged by a node is visible on that node's next read.
 
 `fetch` is the hot path. Versions and releases are immutable once written, so their
-decoded forms are cached by (config, number); only the small config record is read
-per request.
+decoded forms are cached by (config, incarnation, number), and the decoded config
+record is cached until an applied event touches it (`service.cache`).
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from conflux_node.model import keys
+from conflux_node.model.apply import Event
 from conflux_node.model.entities import ClientIdentity, ConfigMeta, Format, Release, VersionRecord
 from conflux_node.model.errors import ConfigNotFound, ReleaseNotFound, VersionNotFound
 from conflux_node.model.names import Coords
 from conflux_node.model.rules import evaluate
 from conflux_node.model.view import StateView, read_config, read_release, read_version
+from conflux_node.service.cache import Lru, MetaCache
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
@@ -48,31 +49,23 @@ class Served:
         }
 
 
-class _Lru:
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-
-    def get(self, key: Any) -> Any:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: Any, value: Any) -> None:
-        self._items[key] = value
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-
 class ConfigReads:
     def __init__(self, view: StateView, cache_size: int = 4096) -> None:
         self._view = view
-        self._versions = _Lru(cache_size)
-        self._releases = _Lru(cache_size)
+        self.metas = MetaCache()
+        self._versions: Lru[VersionRecord] = Lru(cache_size)
+        self._releases: Lru[Release] = Lru(cache_size)
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        """Invalidate what applied events changed (runs on the apply thread)."""
+        self.metas.on_events(events)
+
+    def on_restore(self) -> None:
+        """The whole state was replaced by a snapshot (runs on the apply thread)."""
+        self.metas.clear()
 
     def config(self, coords: Coords) -> ConfigMeta:
-        meta = read_config(self._view, coords)
+        meta = self.metas.get(coords, lambda c: read_config(self._view, c))
         if meta is None:
             raise ConfigNotFound(f"config {coords.path} does not exist", config=coords.path)
         return meta

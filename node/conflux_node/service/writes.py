@@ -20,12 +20,12 @@ from conflux_node.model.commands import (
     SetRelease,
     encode,
 )
-from conflux_node.model.errors import ConfigNotFound, ConfluxError, ContentTooLarge, Unavailable
+from conflux_node.model.errors import ConfluxError, ContentTooLarge, Unavailable
 from conflux_node.model.formats import content_sha, schema_sha, validate_content
 from conflux_node.model.names import Coords
 from conflux_node.model.rules import check_release_spec
-from conflux_node.model.view import StateView, read_config
 from conflux_node.service.bodies import parse_config_spec, parse_if_match, parse_version_body
+from conflux_node.service.reads import ConfigReads
 
 Clock = Callable[[], datetime]
 
@@ -37,13 +37,13 @@ def utc_now() -> datetime:
 class ConfigWrites:
     def __init__(
         self,
-        view: StateView,
+        reads: ConfigReads,
         proposer: Proposer,
         *,
         max_content_bytes: int,
         clock: Clock = utc_now,
     ) -> None:
-        self._view = view
+        self._reads = reads
         self._proposer = proposer
         self._max_content = max_content_bytes
         self._clock = clock
@@ -77,9 +77,7 @@ class ConfigWrites:
                 limit=self._max_content,
                 size=size,
             )
-        meta = read_config(self._view, coords)
-        if meta is None:
-            raise ConfigNotFound(f"config {coords.path} does not exist", config=coords.path)
+        meta = self._reads.config(coords)
         validate_content(meta.spec.format, content, meta.spec.schema)
         command = CreateVersion(
             coords, content, content_sha(content), message, meta.schema_sha, actor, self._now()

@@ -40,12 +40,13 @@ class FixedStatus:
 
 def make_app(store: Any = None, proposer: Any = None, status: Any = None) -> Any:
     store = store if store is not None else MemoryStore()
-    machine = StateMachine(store)
+    reads = ConfigReads(store)
+    machine = StateMachine(store, reads.on_events)
     cluster = ClusterInfo(
         "n1", (MemberInfo("n1", "127.0.0.1:1", "http://127.0.0.1:9"),), status or FixedStatus()
     )
-    writes = ConfigWrites(store, proposer or LocalProposer(machine), max_content_bytes=LIMIT)
-    return build_app(writes, ConfigReads(store), cluster, lambda: "digest", LIMIT)
+    writes = ConfigWrites(reads, proposer or LocalProposer(machine), max_content_bytes=LIMIT)
+    return build_app(writes, reads, cluster, lambda: "digest", LIMIT)
 
 
 @pytest.fixture

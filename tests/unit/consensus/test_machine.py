@@ -196,9 +196,13 @@ def test_snapshot_round_trip_into_empty_store(tmp_path: Path) -> None:
     assert any(n.startswith("db") for n in names)
 
     target = MemoryStore()
-    snapshots = SnapshotStore(target, tmp_path / "w2", durable=False)
+    hooks: list[str] = []
+    snapshots = SnapshotStore(
+        target, tmp_path / "w2", durable=False, on_restore=lambda: hooks.append("restored")
+    )
     assert snapshots.deserialize(str(path)) == RAFT
     assert snapshots.restored == 1
+    assert hooks == ["restored"]
     assert dump(target) == dump(source)
     assert target.applied_index == 4
     assert not (tmp_path / "w2" / "restore").exists()
@@ -230,9 +234,13 @@ def test_snapshot_not_restored_when_store_is_not_behind(tmp_path: Path, ahead_by
     target = MemoryStore()
     target.write([(b"mine", b"keep me")], 4 + ahead_by)
     before = dump(target)
-    snapshots = SnapshotStore(target, tmp_path / "w2", durable=False)
+    hooks: list[str] = []
+    snapshots = SnapshotStore(
+        target, tmp_path / "w2", durable=False, on_restore=lambda: hooks.append("restored")
+    )
     assert snapshots.deserialize(str(path)) == RAFT
     assert snapshots.restored == 0
+    assert hooks == []
     assert dump(target) == before
 
 
