@@ -76,6 +76,7 @@ class RaftNode(SyncObj):  # type: ignore[misc]
             fullDumpFile=str(raft_dir / "snapshot"),
             serializer=self.snapshots.serialize,
             deserializer=self.snapshots.deserialize,
+            serializeChecker=self.snapshots.check,
             useFork=False,
             raftMinTimeout=options.election_min,
             raftMaxTimeout=options.election_max,

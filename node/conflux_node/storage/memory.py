@@ -41,10 +41,11 @@ class MemoryStore:
                     bisect.insort(self._keys, key)
                 self._data[key] = value
 
-    def checkpoint(self, target: Path) -> None:
+    def checkpoint(self, target: Path) -> int:
         target.mkdir(parents=True, exist_ok=True)
         dumped = {k.hex(): v.hex() for k, v in self._data.items()}
         (target / "memory.json").write_text(json.dumps(dumped))
+        return self.applied_index
 
     def restore(self, source: Path) -> None:
         loaded = json.loads((source / "memory.json").read_text())

@@ -29,8 +29,9 @@ class Store(Protocol):
         """Apply all writes and set `applied_index = index` atomically."""
         ...
 
-    def checkpoint(self, target: Path) -> None:
-        """Write a consistent copy of the whole state into the empty directory `target`."""
+    def checkpoint(self, target: Path) -> int:
+        """Write a consistent copy of the whole state into the directory `target`; return
+        the applied index that copy holds. Safe to call while another thread writes."""
         ...
 
     def restore(self, source: Path) -> None:

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rocksdict import Checkpoint, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import AccessType, Checkpoint, Options, Rdict, WriteBatch, WriteOptions
 
 from conflux_node.storage.protocol import (
     APPLIED_KEY,
@@ -81,10 +81,15 @@ class RocksStore:
         self._db.write(batch, self._write_options)
         self._applied = index
 
-    def checkpoint(self, target: Path) -> None:
+    def checkpoint(self, target: Path) -> int:
         if target.exists():
             shutil.rmtree(target)
         Checkpoint(self._db).create_checkpoint(str(target))
+        copy = Rdict(str(target), _options(), access_type=AccessType.read_only())
+        try:
+            return decode_index(copy.get(APPLIED_KEY))
+        finally:
+            copy.close()
 
     def restore(self, source: Path) -> None:
         staged = self._path.with_name(self._path.name + ".restoring")
