@@ -6,9 +6,20 @@ from aiohttp import web
 
 from conflux_node.api.context import READS, WRITES, actor_of, coords_of, json_body
 from conflux_node.model.errors import InvalidInput
+from conflux_node.model.names import check_name
 from conflux_node.service.bodies import parse_positive
 
 MAX_VERSION = 10**9
+
+
+async def list_configs(request: web.Request) -> web.Response:
+    info = request.match_info
+    tenant, app, env = (check_name(k, info[k]) for k in ("tenant", "app", "env"))
+    _only(request, {"limit", "after"})
+    limit = parse_positive(request.query.get("limit"), "limit", None, 100)
+    after = request.query.get("after") or None
+    page = request.app[READS].configs_page(tenant, app, env, limit, after)
+    return web.json_response(page)
 
 
 async def put_config(request: web.Request) -> web.Response:
@@ -67,13 +78,16 @@ async def list_releases(request: web.Request) -> web.Response:
 
 def _page_params(request: web.Request) -> tuple[int | None, int | None]:
     query = request.query
-    unknown = set(query) - {"limit", "after"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidInput(f"unknown query parameter '{name}'", field=name)
+    _only(request, {"limit", "after"})
     limit = parse_positive(query.get("limit"), "limit", None, 100)
     after = parse_positive(query.get("after"), "after", None, MAX_VERSION)
     return limit, after
+
+
+def _only(request: web.Request, allowed: set[str]) -> None:
+    unknown = sorted(set(request.query) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter '{unknown[0]}'", field=unknown[0])
 
 
 def _number(raw: str, field: str) -> int:

@@ -103,6 +103,12 @@ PAGE = (
 BAD = {400: "malformed input", 404: "unknown config", 503: "no leader; retry (Retry-After)"}
 
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/v1/configs/{tenant}/{app}/{env}", configs.list_configs,
+          "List the configs of one tenant/app/env by name", "configs",
+          {200: "a page: {items: [{name, format, labels, latest_version, release_revision,"
+                " updated_at}], next}", 400: "bad name or query"},
+          query=(Param("limit", "page size, 1..100 (default 20)", {"type": "integer"}),
+                 Param("after", "the `next` cursor (a config name) of the previous page"))),
     Route("PUT", C, configs.put_config, "Create or update a config", "configs",
           {201: "created", 200: "updated", **BAD, 409: "format change", 422: "bad schema"},
           body=CONFIG_BODY),

@@ -15,6 +15,10 @@ from __future__ import annotations
 from conflux_node.model.names import Coords
 
 
+def configs_prefix(tenant: str, app: str, env: str) -> bytes:
+    return f"c/{tenant}/{app}/{env}/".encode()
+
+
 def config_key(coords: Coords) -> bytes:
     return f"c/{coords.path}".encode()
 

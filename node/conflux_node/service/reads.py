@@ -111,10 +111,25 @@ class ConfigReads:
             self._releases.put(key, release)
         return release
 
+    def configs_page(
+        self, tenant: str, app: str, env: str, limit: int | None, after: str | None
+    ) -> dict[str, Any]:
+        """Configs of one tenant/app/env by name (Apollo's namespaces of an app)."""
+        size = limit or DEFAULT_PAGE
+        items: list[Mapping[str, Any]] = []
+        prefix = keys.configs_prefix(tenant, app, env)
+        for key, raw in self._view.scan(prefix):
+            name = key[len(prefix) :].decode()
+            if after is not None and name <= after:
+                continue
+            if len(items) == size:
+                return {"items": items, "next": items[-1]["name"]}
+            items.append(_config_summary(raw))
+        return {"items": items, "next": None}
+
     def versions_page(self, coords: Coords, limit: int | None, after: int | None) -> dict[str, Any]:
         self.config(coords)
-        items = self._page(keys.versions_prefix(coords), limit, after, _version_summary)
-        return items
+        return self._page(keys.versions_prefix(coords), limit, after, _version_summary)
 
     def releases_page(self, coords: Coords, limit: int | None, after: int | None) -> dict[str, Any]:
         self.config(coords)
@@ -125,18 +140,16 @@ class ConfigReads:
     ) -> dict[str, Any]:
         """Newest first; `after` is the cursor from the previous page's `next`."""
         size = limit or DEFAULT_PAGE
-        items: list[dict[str, Any]] = []
-        more = False
+        items: list[Mapping[str, Any]] = []
+        number = 0
         for key, raw in self._view.scan(prefix, reverse=True):
             if after is not None and keys.number_of(key) >= after:
                 continue
             if len(items) == size:
-                more = True
-                break
+                return {"items": items, "next": number}
             items.append(render(raw))
-        last = items[-1] if items else None
-        cursor = (last.get("version") or last.get("revision")) if last and more else None
-        return {"items": items, "next": cursor}
+            number = keys.number_of(key)
+        return {"items": items, "next": None}
 
     def fetch(self, coords: Coords, client: ClientIdentity) -> Served:
         meta = self.config(coords)
@@ -151,6 +164,18 @@ class ConfigReads:
             content=record.content,
             rule=selection.rule,
         )
+
+
+def _config_summary(raw: bytes) -> Mapping[str, Any]:
+    meta = ConfigMeta.from_json(_loads(raw))
+    return {
+        "name": meta.coords.name,
+        "format": meta.spec.format,
+        "labels": dict(meta.spec.labels),
+        "latest_version": meta.latest_version,
+        "release_revision": meta.release_revision,
+        "updated_at": meta.updated_at,
+    }
 
 
 def _version_summary(raw: bytes) -> Mapping[str, Any]:

@@ -199,3 +199,20 @@ async def test_no_leader_is_503_with_retry_after() -> None:
         assert response.status == 503
         assert response.headers["Retry-After"] == "1"
         assert (await response.json())["error"]["code"] == "no_leader"
+
+
+async def test_list_configs_of_an_env_by_name(client: Client) -> None:
+    for name in ("cache", "db", "auth", "queue"):
+        assert (
+            await client.put(f"/api/v1/configs/acme/shop/prod/{name}", json={"format": "json"})
+        ).status == 201
+    await client.put("/api/v1/configs/acme/shop/staging/other", json={"format": "json"})
+    await client.put("/api/v1/configs/acme/shop/prod-eu/other", json={"format": "json"})
+    first = await (await client.get("/api/v1/configs/acme/shop/prod", params={"limit": "3"})).json()
+    assert [c["name"] for c in first["items"]] == ["auth", "cache", "db"]
+    assert first["next"] == "db"
+    rest = await (await client.get("/api/v1/configs/acme/shop/prod", params={"after": "db"})).json()
+    assert [c["name"] for c in rest["items"]] == ["queue"] and rest["next"] is None
+    assert rest["items"][0]["format"] == "json" and rest["items"][0]["latest_version"] == 0
+    bad = await client.get("/api/v1/configs/Acme/shop/prod")
+    assert bad.status == 400
