@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(PY) -m conflux_node.devrun
 
-test: lint types contracts unit integration
+test: lint types contracts docs unit integration
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -36,7 +36,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir .venv/site
 
 clean:
 	rm -rf $(VENV) .conflux .mypy_cache .pytest_cache .ruff_cache site
