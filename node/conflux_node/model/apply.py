@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -137,7 +137,7 @@ def apply_create_version(view: StateView, cmd: CreateVersion) -> Effects:
         )
     number = meta.latest_version + 1
     record = VersionRecord(number, cmd.sha256, cmd.content, cmd.actor, cmd.message, cmd.now)
-    new_meta = _replace_meta(meta, latest_version=number, updated_at=cmd.now)
+    new_meta = replace(meta, latest_version=number, updated_at=cmd.now)
     writes: list[Write] = [
         (keys.version_key(cmd.coords, number), dump(record.to_json())),
         (keys.config_key(cmd.coords), dump(new_meta.to_json())),
@@ -175,7 +175,7 @@ def apply_set_release(view: StateView, cmd: SetRelease) -> Effects:
         )
     revision = meta.release_revision + 1
     release = Release(revision, cmd.spec, cmd.actor, cmd.now)
-    new_meta = _replace_meta(meta, release_revision=revision, updated_at=cmd.now)
+    new_meta = replace(meta, release_revision=revision, updated_at=cmd.now)
     return Effects(
         writes=(
             (keys.release_key(cmd.coords, revision), dump(release.to_json())),
@@ -184,12 +184,6 @@ def apply_set_release(view: StateView, cmd: SetRelease) -> Effects:
         events=(Event("release_changed", cmd.coords, {"revision": revision}),),
         result={"revision": revision},
     )
-
-
-def _replace_meta(meta: ConfigMeta, **changes: Any) -> ConfigMeta:
-    data = meta.to_json()
-    data.update(changes)
-    return ConfigMeta.from_json(data)
 
 
 def _retention_deletes(view: StateView, meta: ConfigMeta, now: str) -> list[Write]:
