@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint types contracts unit integration bench docs clean
+.PHONY: run test lint types contracts unit integration bench docs clean proto
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,3 +40,8 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .conflux .mypy_cache .pytest_cache .ruff_cache site
+
+# Regenerate the committed gRPC stubs after editing proto/ (a test checks they match).
+proto: $(STAMP)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -Iproto --python_out=sdk \
+		--grpc_python_out=sdk --mypy_out=sdk --mypy_grpc_out=sdk proto/conflux/v1/watch.proto
