@@ -42,7 +42,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results" / "latest.json"
 
-RAFT_BASE, HTTP_BASE = 7371, 7381
+RAFT_BASE, HTTP_BASE, GRPC_BASE = 7371, 7381, 7361
 BARE_PORT = 7390
 RAW_PORTS = (7391, 7392, 7393)
 CONFIGS = 16  # bench/app/prod/cfg00 .. cfg15
@@ -277,7 +277,12 @@ def conflux_phase(
     require_free((*range(RAFT_BASE, RAFT_BASE + 3), *range(HTTP_BASE, HTTP_BASE + 3)))
     extra = () if fsync else ("--no-fsync",)
     cluster = LocalCluster(
-        root=root, size=3, raft_base=RAFT_BASE, http_base=HTTP_BASE, extra_args=extra
+        root=root,
+        size=3,
+        raft_base=RAFT_BASE,
+        http_base=HTTP_BASE,
+        grpc_base=GRPC_BASE,
+        extra_args=extra,
     )
     mode = "fsync on" if fsync else "--no-fsync"
     suffix = "" if fsync else "_no_fsync"

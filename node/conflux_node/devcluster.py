@@ -25,6 +25,7 @@ class NodeProc:
     id: str
     raft_port: int
     http_port: int
+    grpc_port: int
     data_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
@@ -32,6 +33,10 @@ class NodeProc:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def spec(self) -> str:
@@ -48,6 +53,7 @@ class LocalCluster:
     size: int = 3
     raft_base: int = 7071
     http_base: int = 7081
+    grpc_base: int = 7091
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     nodes: list[NodeProc] = field(default_factory=list)
@@ -58,6 +64,7 @@ class LocalCluster:
                 id=f"n{i + 1}",
                 raft_port=self.raft_base + i,
                 http_port=self.http_base + i,
+                grpc_port=self.grpc_base + i,
                 data_dir=self.root / f"n{i + 1}",
                 log_path=self.root / f"n{i + 1}.log",
             )
@@ -71,6 +78,7 @@ class LocalCluster:
             "--node-id", node.id,
             "--data-dir", str(node.data_dir),
             "--http-port", str(node.http_port),
+            "--grpc-port", str(node.grpc_port),
             "--raft-address", f"127.0.0.1:{node.raft_port}",
             *members,
             *self.extra_args,

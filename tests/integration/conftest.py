@@ -38,10 +38,15 @@ def free_base(count: int) -> int:
 
 
 def make_cluster(root: Path, size: int = 3, extra: tuple[str, ...] = ()) -> LocalCluster:
-    base = free_base(2 * size)
+    base = free_base(3 * size)
     args = ("--election-min", "0.3", "--election-max", "0.9", *extra)
     return LocalCluster(
-        root=root, size=size, raft_base=base, http_base=base + size, extra_args=args
+        root=root,
+        size=size,
+        raft_base=base,
+        http_base=base + size,
+        grpc_base=base + 2 * size,
+        extra_args=args,
     )
 
 
