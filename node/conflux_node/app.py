@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import grpc
 from aiohttp import web
 
+from conflux_node.api.grpc_watch import start_grpc
 from conflux_node.api.server import build_app
 from conflux_node.consensus.bridge import RaftProposer
 from conflux_node.consensus.machine import StateMachine
 from conflux_node.consensus.raft import RaftNode, RaftOptions
 from conflux_node.service.cluster import ClusterInfo, MemberInfo
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 from conflux_node.settings import Settings
 from conflux_node.storage.rocks import RocksStore
@@ -45,6 +48,7 @@ class Node:
         self.store: RocksStore | None = None
         self.raft: RaftNode | None = None
         self._runner: web.AppRunner | None = None
+        self._grpc: grpc.aio.Server | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -53,6 +57,9 @@ class Node:
         reads = ConfigReads(self.store)
         machine = StateMachine(self.store, reads.on_events)
         machine.on_restore(reads.on_restore)
+        hub = WatchHub(reads, asyncio.get_running_loop())
+        machine.subscribe(hub.on_events)
+        machine.on_restore(hub.on_restore)
         self.raft = RaftNode(build_raft_options(s), machine)
         members = tuple(MemberInfo(m.id, m.raft, m.http) for m in s.members)
         cluster = ClusterInfo(s.node_id, members, self.raft)
@@ -64,18 +71,23 @@ class Node:
             ),
             reads,
             cluster,
-            self.store.digest,
-            s.limits.max_content_bytes,
+            digest=self.store.digest,
+            max_content_bytes=s.limits.max_content_bytes,
+            hub=hub,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, s.http.host, s.http.port).start()
+        if s.grpc_port is not None:
+            self._grpc = await start_grpc(hub, s.http.host, s.grpc_port)
         log.info(
             "node %s serving http://%s:%d, raft %s, data %s",
             s.node_id, s.http.host, s.http.port, s.raft.address, s.data_dir,
         )  # fmt: skip
 
     async def stop(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace=1.0)
         if self._runner is not None:
             await self._runner.cleanup()
         if self.raft is not None:

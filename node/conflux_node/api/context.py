@@ -13,6 +13,7 @@ from conflux_node.model.errors import MalformedBody
 from conflux_node.model.names import Coords
 from conflux_node.service.cluster import ClusterInfo
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 
 WRITES = web.AppKey("writes", ConfigWrites)
@@ -20,6 +21,7 @@ READS = web.AppKey("reads", ConfigReads)
 CLUSTER = web.AppKey("cluster", ClusterInfo)
 DIGEST: web.AppKey[Callable[[], str]] = web.AppKey("digest")
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+HUB = web.AppKey("hub", WatchHub)
 
 ANONYMOUS = "anonymous"
 

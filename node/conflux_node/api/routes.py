@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from conflux_node.api import cluster, configs, fetch
+from conflux_node.api import cluster, configs, fetch, watch
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 C = "/api/v1/configs/{tenant}/{app}/{env}/{name}"
@@ -141,6 +141,17 @@ ROUTES: tuple[Route, ...] = (
                  Param("labels", "client labels: k=v,k2=v2"),
                  Param("raw", "1 returns the content itself")),
           headers=(Param("If-None-Match", "the sha256 (ETag) the client holds"),)),
+    Route("GET", "/api/v1/watch", watch.long_poll,
+          "Long-poll: answer when what this client is served differs from what it holds",
+          "fetch",
+          {200: "{updates: [{tenant, app, env, name, absent, version, release_revision, sha256,"
+                " format, content, rule}]}", 304: "nothing changed within `wait`",
+           400: "bad query"},
+          query=(Param("config", "tenant/app/env/name[:sha256 held]; repeat per config"),
+                 Param("client_id", "sticky identity for percentage rules"),
+                 Param("labels", "client labels: k=v,k2=v2"),
+                 Param("wait", "seconds to wait, up to 60 (default 30)",
+                       {"type": "number"}))),
     Route("GET", "/api/v1/cluster/status", cluster.cluster_status, "Members and their roles",
           "cluster", {200: "{self, leader, members}"}),
     Route("GET", "/api/v1/cluster/self", cluster.cluster_self, "This node's Raft position",

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from aiohttp import web
 
 from conflux_node.api.cluster import close_session, open_session
-from conflux_node.api.context import CLUSTER, DIGEST, READS, WRITES
+from conflux_node.api.context import CLUSTER, DIGEST, HUB, READS, WRITES
 from conflux_node.api.errors import error_middleware
 from conflux_node.api.openapi import OPENAPI_PATH, build_openapi
 from conflux_node.api.routes import ROUTES
 from conflux_node.service.cluster import ClusterInfo
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 
 BODY_OVERHEAD = 256 * 1024  # JSON escaping and the other fields around `content`
@@ -22,8 +23,10 @@ def build_app(
     writes: ConfigWrites,
     reads: ConfigReads,
     cluster: ClusterInfo,
+    *,
     digest: Callable[[], str],
     max_content_bytes: int,
+    hub: WatchHub,
 ) -> web.Application:
     # JSON escaping can grow content up to 6x (\uXXXX); the exact limit is enforced on
     # the decoded content, this only bounds what is read at all.
@@ -31,6 +34,7 @@ def build_app(
         middlewares=[error_middleware], client_max_size=max_content_bytes * 6 + BODY_OVERHEAD
     )
     app[WRITES], app[READS], app[CLUSTER], app[DIGEST] = writes, reads, cluster, digest
+    app[HUB] = hub
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     document = build_openapi(ROUTES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from conflux_node.consensus.machine import StateMachine
 from conflux_node.consensus.raft import RaftStatus
 from conflux_node.service.cluster import ClusterInfo, MemberInfo
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 from conflux_node.storage.memory import MemoryStore
 
@@ -46,7 +48,11 @@ def make_app(store: Any = None, proposer: Any = None, status: Any = None) -> Any
         "n1", (MemberInfo("n1", "127.0.0.1:1", "http://127.0.0.1:9"),), status or FixedStatus()
     )
     writes = ConfigWrites(reads, proposer or LocalProposer(machine), max_content_bytes=LIMIT)
-    return build_app(writes, reads, cluster, lambda: "digest", LIMIT)
+    hub = WatchHub(reads, asyncio.get_running_loop())
+    machine.subscribe(hub.on_events)
+    return build_app(
+        writes, reads, cluster, digest=lambda: "digest", max_content_bytes=LIMIT, hub=hub
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,113 @@
+"""The gRPC edge: `conflux.v1.ConfluxWatch/Watch` on grpc.aio, and its error table.
+
+A stream answers at once with what differs from what the client holds, then with every
+change to what this client is served. A watcher the hub dropped for being too slow gets
+one `resync` event and the stream ends; the client reconnects sending what it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from conflux.v1 import watch_pb2, watch_pb2_grpc
+from conflux_node.model import errors as e
+from conflux_node.model.entities import ClientIdentity
+from conflux_node.model.names import Coords
+from conflux_node.service.watch import Update, WatchHub
+
+log = logging.getLogger(__name__)
+
+GRPC_STATUS: dict[type[e.ConfluxError], grpc.StatusCode] = {
+    e.InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    e.ConfigNotFound: grpc.StatusCode.NOT_FOUND,
+    e.NoLeader: grpc.StatusCode.UNAVAILABLE,
+    e.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+MAX_CONFIGS = 256
+
+
+def grpc_status_of(error: e.ConfluxError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in GRPC_STATUS:
+            return GRPC_STATUS[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def peer_ip(peer: str) -> str | None:
+    """'ipv4:127.0.0.1:5050' -> '127.0.0.1'; 'ipv6:[::1]:5050' -> '::1'."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]")
+    return None
+
+
+def held_of(request: watch_pb2.WatchRequest) -> dict[Coords, str]:
+    if not request.configs or len(request.configs) > MAX_CONFIGS:
+        raise e.InvalidInput(f"watch 1 to {MAX_CONFIGS} configs", field="configs")
+    return {
+        Coords.parse(h.config.tenant, h.config.app, h.config.env, h.config.name): h.sha256
+        for h in request.configs
+    }
+
+
+def to_proto(update: Update) -> watch_pb2.ConfigUpdate:
+    c = update.coords
+    ref = watch_pb2.ConfigRef(tenant=c.tenant, app=c.app, env=c.env, name=c.name)
+    served = update.served
+    if served is None:
+        return watch_pb2.ConfigUpdate(config=ref, absent=True)
+    return watch_pb2.ConfigUpdate(
+        config=ref,
+        version=served.version,
+        release_revision=served.release_revision,
+        sha256=served.sha256,
+        format=served.format,
+        content=served.content,
+        rule=served.rule or "",
+    )
+
+
+def event_of(updates: list[Update]) -> watch_pb2.WatchEvent:
+    return watch_pb2.WatchEvent(updates=[to_proto(u) for u in updates])
+
+
+class WatchService(watch_pb2_grpc.ConfluxWatchServicer):
+    def __init__(self, hub: WatchHub) -> None:
+        self._hub = hub
+
+    async def Watch(
+        self, request: watch_pb2.WatchRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[watch_pb2.WatchEvent]:
+        try:
+            held = held_of(request)
+        except e.ConfluxError as error:
+            await context.abort(grpc_status_of(error), error.message)
+            return
+        client = ClientIdentity(
+            request.client_id or None, dict(request.labels), peer_ip(context.peer())
+        )
+        watcher = self._hub.watch(client, held)
+        try:
+            if watcher.initial:
+                yield event_of(watcher.initial)
+            while True:
+                updates = await watcher.next()
+                if updates is None:
+                    yield watch_pb2.WatchEvent(resync=True)
+                    return
+                yield event_of(updates)
+        finally:
+            self._hub.unwatch(watcher)
+
+
+async def start_grpc(hub: WatchHub, host: str, port: int) -> grpc.aio.Server:
+    server = grpc.aio.server()
+    watch_pb2_grpc.add_ConfluxWatchServicer_to_server(WatchService(hub), server)
+    server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    return server
