@@ -134,7 +134,7 @@ class LocalCluster:
 
     def wait_ready(self, timeout: float = 30, nodes: list[NodeProc] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = [n for n in (nodes or self.nodes) if n.running]
+        pending = list(nodes or self.nodes)
         while pending:
             for node in [n for n in pending if not n.running]:
                 tail = node.log_path.read_text(errors="replace")[-2000:]

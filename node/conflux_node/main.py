@@ -16,8 +16,8 @@ async def serve(node: Node) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await node.start()
     try:
+        await node.start()
         await stop.wait()
     finally:
         await node.stop()
