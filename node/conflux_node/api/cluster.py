@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from conflux_node.api.context import CLUSTER, DIGEST, SESSION
+from conflux_node.api.context import CLUSTER, DIGEST, HUB, SESSION
 from conflux_node.api.errors import error_response
 
 
@@ -29,6 +29,26 @@ async def cluster_self(request: web.Request) -> web.Response:
     if request.query.get("digest") in ("1", "true"):
         report["digest"] = request.app[DIGEST]()
     return web.json_response(report)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format: Raft position, fsyncs and watchers of this node."""
+    report = request.app[CLUSTER].self_report()
+    hub = request.app[HUB]
+    node = f'node="{report["id"]}"'
+    samples = [
+        ("conflux_raft_term", "gauge", report["term"]),
+        ("conflux_raft_commit_index", "gauge", report["commit_index"]),
+        ("conflux_raft_last_applied", "gauge", report["last_applied"]),
+        ("conflux_raft_is_leader", "gauge", int(report["role"] == "leader")),
+        ("conflux_journal_fsyncs_total", "counter", report["journal_fsyncs"]),
+        ("conflux_watchers", "gauge", hub.watcher_count),
+        ("conflux_watchers_dropped_total", "counter", hub.dropped_total),
+    ]
+    lines = []
+    for name, kind, value in samples:
+        lines += [f"# TYPE {name} {kind}", f"{name}{{{node}}} {value}"]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 
 async def open_session(app: web.Application) -> None:

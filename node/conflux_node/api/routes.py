@@ -157,6 +157,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/cluster/self", cluster.cluster_self, "This node's Raft position",
           "cluster", {200: "this node"},
           query=(Param("digest", "1 adds a sha256 of the whole state"),)),
+    Route("GET", "/metrics", cluster.metrics, "Prometheus metrics of this node", "health",
+          {200: "text/plain exposition format"}),
     Route("GET", "/health", cluster.health, "The process is up", "health", {200: "up"}),
     Route("GET", "/ready", cluster.ready, "A leader exists and this node caught up", "health",
           {200: "ready", 503: "not ready"}),

@@ -216,3 +216,11 @@ async def test_list_configs_of_an_env_by_name(client: Client) -> None:
     assert rest["items"][0]["format"] == "json" and rest["items"][0]["latest_version"] == 0
     bad = await client.get("/api/v1/configs/Acme/shop/prod")
     assert bad.status == 400
+
+
+async def test_metrics_in_prometheus_text(client: Client) -> None:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    text = await response.text()
+    assert '# TYPE conflux_raft_term gauge\nconflux_raft_term{node="n1"} 1\n' in text
+    assert 'conflux_watchers{node="n1"} 0' in text
