@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from itertools import islice
 from typing import Any
@@ -26,6 +26,8 @@ from jsonschema.exceptions import best_match
 from referencing.exceptions import Unresolvable
 from yaml.reader import ReaderError
 
+from conflux.formats import FormatError
+from conflux.formats import parse_properties as _parse_properties
 from conflux_node.model.entities import STRUCTURED, Format
 from conflux_node.model.errors import ContentInvalid, InvalidSchema, SchemaViolation
 
@@ -35,10 +37,6 @@ _MAX_SCAN = 1000
 _MAX_MESSAGE = 300
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
-_PROP_WS = " \t\f"
-_PROP_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
-_LogicalLine = tuple[str, list[tuple[int, int]]]
 
 
 def content_sha(content: str) -> str:
@@ -101,75 +99,12 @@ def _parse_toml(content: str) -> Any:
         raise _invalid("toml", reason, line, column) from exc
 
 
-def _logical_lines(text: str) -> Iterator[_LogicalLine]:
-    """Join continued lines, skip blanks and comments; give each char's (line, column)."""
-    chars: list[str] = []
-    where: list[tuple[int, int]] = []
-    for number, natural in enumerate(_NEWLINE.split(text), start=1):
-        start = len(natural) - len(natural.lstrip(_PROP_WS))
-        body = natural[start:]
-        if not chars and (not body or body[0] in "#!"):  # as JDK 9+: comment iff line empty
-            continue
-        continuing = (len(body) - len(body.rstrip("\\"))) % 2 == 1
-        keep = body[:-1] if continuing else body
-        chars.extend(keep)
-        where.extend((number, start + i + 1) for i in range(len(keep)))
-        if continuing:
-            continue
-        if chars:
-            yield "".join(chars), where
-        chars, where = [], []
-    if chars:
-        yield "".join(chars), where
-
-
-def _split_key(text: str) -> tuple[int, int]:
-    """Return (end of key, start of value) following java.util.Properties.load."""
-    end = 0
-    while end < len(text) and text[end] not in "=:" + _PROP_WS:
-        end += 2 if text[end] == "\\" else 1
-    end = start = min(end, len(text))
-    separators = 0
-    while start < len(text) and text[start] in _PROP_WS + "=:":
-        separators += text[start] in "=:"
-        if separators > 1:
-            break
-        start += 1
-    return end, start
-
-
-def _unescape(line: _LogicalLine, begin: int, end: int) -> str:
-    """Resolve escapes in line[begin:end]; surrogate pairs from two \\u escapes are joined."""
-    (text, where), out, i = line, [], begin
-    while i < end:
-        char = text[i]
-        if char != "\\" or i + 1 >= end:
-            out.append("" if char == "\\" else char)
-            i += 1
-            continue
-        code = text[i + 1]
-        if code == "u":
-            digits = text[i + 2 : i + 6]
-            if i + 6 > end or not _HEX4.fullmatch(digits):
-                raise _invalid("properties", "malformed \\uXXXX escape", *where[i])
-            out.append(chr(int(digits, 16)))
-            i += 6
-            continue
-        out.append(_PROP_ESCAPES.get(code, code))
-        i += 2
-    try:
-        return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16")
-    except UnicodeDecodeError as exc:
-        raise _invalid("properties", "unpaired surrogate in \\u escape", *where[begin]) from exc
-
-
 def parse_properties(text: str) -> dict[str, str]:
-    """Parse Java .properties text; later duplicates win. Raises `ContentInvalid`."""
-    result: dict[str, str] = {}
-    for line in _logical_lines(text):
-        key_end, value_start = _split_key(line[0])
-        result[_unescape(line, 0, key_end)] = _unescape(line, value_start, len(line[0]))
-    return result
+    """Parse Java .properties text with `conflux.formats`. Raises `ContentInvalid`."""
+    try:
+        return _parse_properties(text)
+    except FormatError as exc:
+        raise _invalid("properties", exc.message, exc.line, exc.column) from exc
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {

@@ -1,0 +1,1 @@
+"""The `conflux` command-line tool (entry point `conflux.cli.main:main`)."""

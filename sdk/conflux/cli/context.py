@@ -1,0 +1,134 @@
+"""The state one `conflux` invocation carries: options, settings, client and output."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import click
+
+from conflux.cli.output import Format, Output
+from conflux.cli.settings import Settings, SettingsError, resolve
+from conflux.rest import RestClient, config_path
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class TokenRestClient(RestClient):
+    """`RestClient` that sends `Authorization: Bearer <token>` with every request."""
+
+    def __init__(self, endpoints: list[str], token: str | None, timeout: float) -> None:
+        super().__init__(endpoints, timeout=timeout)
+        self.token = token
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        merged = dict(headers or {})
+        if self.token:
+            merged.setdefault("Authorization", f"Bearer {self.token}")
+        return super().request(method, path, body, merged, query)
+
+
+@dataclass
+class CliContext:
+    """Options given on the group and on leaf commands (a leaf's value wins)."""
+
+    options: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = resolve(self.options)
+            except SettingsError as error:
+                raise click.UsageError(str(error)) from None
+        return self._settings
+
+    @property
+    def output(self) -> Output:
+        fmt = cast(Format, self.options.get("output") or "table")
+        return Output(fmt)
+
+    def client(self, timeout: float = DEFAULT_TIMEOUT) -> TokenRestClient:
+        settings = self.settings
+        return TokenRestClient(list(settings.endpoints), settings.token, timeout)
+
+    def scope(self) -> tuple[str, str, str]:
+        try:
+            return self.settings.scope()
+        except SettingsError as error:
+            raise click.UsageError(str(error)) from None
+
+    def config_path(self, name: str) -> str:
+        return config_path(*self.scope(), name)
+
+
+def get_ctx() -> CliContext:
+    ctx = click.get_current_context()
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliContext):
+        obj = CliContext()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def _store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if param.name is None:
+        return value
+    if value in (None, (), ""):
+        return value
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliContext):
+        root.obj = CliContext()
+    root.obj.options[param.name] = value
+    root.obj._settings = None
+    return value
+
+
+def global_options(func: Any) -> Any:
+    """Options accepted on the `conflux` group and again on every command.
+
+    `conflux -o json config list` and `conflux config list -o json` mean the same; when
+    both are given, the one after the command wins.
+    """
+    common: dict[str, Any] = {"expose_value": False, "callback": _store, "is_eager": True}
+    options = [
+        click.option(
+            "--endpoint",
+            "endpoints",
+            multiple=True,
+            metavar="URL",
+            help="Node HTTP endpoint; repeat for failover. "
+            "[env CONFLUX_ENDPOINTS (comma-separated); default http://127.0.0.1:7081]",
+            **common,
+        ),
+        click.option("--tenant", metavar="NAME", help="Tenant. [env CONFLUX_TENANT]", **common),
+        click.option("--app", metavar="NAME", help="Application. [env CONFLUX_APP]", **common),
+        click.option("--env", metavar="NAME", help="Environment. [env CONFLUX_ENV]", **common),
+        click.option("--token", metavar="TOKEN", help="API token. [env CONFLUX_TOKEN]", **common),
+        click.option(
+            "--config",
+            "config",
+            metavar="FILE",
+            help="Settings file. [env CONFLUX_CONFIG_FILE; default ~/.config/conflux/config.toml]",
+            **common,
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Choice(["table", "json"]),
+            help="Output format: table (default) or json.",
+            **common,
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
