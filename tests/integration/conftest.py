@@ -118,3 +118,18 @@ def post_version(client: RestClient, name: str, content: str, attempts: int = 40
         except ConnectionError:
             time.sleep(0.1)
     return None
+
+
+def until_written(call: Any, *args: Any, timeout: float = 15) -> Any:
+    """Retry a write while the cluster answers 503 (a leader change in progress)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call(*args)
+        except ApiError as error:
+            if error.status != 503 or time.monotonic() > deadline:
+                raise
+        except ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)

@@ -13,7 +13,7 @@ from pathlib import Path
 from conflux import ChangeEvent, ConfluxClient
 from conflux.rest import RestClient
 from conflux_node.devcluster import LocalCluster
-from tests.integration.conftest import client_for, path
+from tests.integration.conftest import client_for, path, until_written
 
 
 def seed(cluster: LocalCluster, versions: int = 3) -> RestClient:
@@ -89,7 +89,9 @@ def test_failover_when_the_connected_node_dies(cluster: LocalCluster, tmp_path: 
         victim = next(n for n in cluster.nodes if n.grpc_target == connected)
         cluster.kill_node(victim)
         survivor = next(n for n in cluster.nodes if n.running)
-        RestClient(survivor.url).put(path("svc") + "/release", {"default_version": 3})
+        until_written(
+            RestClient(survivor.url).put, path("svc") + "/release", {"default_version": 3}
+        )
         event = next_event(events, 10.0)
         assert event.new is not None and event.new.get_int("pool.size") == 3
         assert client.connected_to != connected
