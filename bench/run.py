@@ -4,13 +4,15 @@ Everything runs on this machine: three real node processes (fsync on, the defaul
 a load generator in its own process (wrk with bench/wrk_*.lua, or bench/loadgen.py
 when wrk is missing) keeping 64 connections busy, and two baselines measured in the
 same run: a raw 3-process pysyncobj cluster (bench/raw_pysyncobj.py) and a bare
-aiohttp JSON handler (bench/bare_aiohttp.py). Figures are printed as a table and
-written to bench/results/latest.json. Nothing is asserted: targets are printed next to
-the figures for comparison.
+aiohttp JSON handler (bench/bare_aiohttp.py); then 1,000 and 10,000 gRPC watch
+streams on one node (bench/watch.py). Figures are printed as a table and written to
+bench/results/latest.json. Nothing is asserted: targets are printed next to the
+figures for comparison.
 
-Ports: Conflux raft 7371-7373 and http 7381-7383, bare aiohttp 7390, pysyncobj
-7391-7393 (clear of `make run` on 7071-7083). Data goes to a temporary directory that
-is removed at the end; every process started here is stopped on exit or Ctrl-C.
+Ports: Conflux raft 7371-7373, http 7381-7383 and gRPC 7361-7363, bare aiohttp 7390,
+pysyncobj 7391-7393 (clear of `make run` on 7071-7093). Data goes to a temporary
+directory that is removed at the end; every process started here is stopped on exit
+or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -444,6 +446,9 @@ def table(report: Result) -> str:
             lines.append(f"note   {label}: the load generator used a whole core; a lower bound")
         if cpu.get("other", 0) >= 20:
             lines.append(f"note   {label}: other processes used {cpu['other']}% CPU meanwhile")
+    from bench.watch import table_lines  # imported here: bench.watch imports this module
+
+    lines += table_lines(res)
     return "\n".join(lines)
 
 
@@ -467,6 +472,8 @@ def code_version() -> str:
 def build_report(
     args: argparse.Namespace, loadgen: LoadGen, results: dict[str, Result], seconds: float
 ) -> Result:
+    from bench.watch import report_section
+
     w = results.get("conflux_writes_leader") or {}
     f = results.get("conflux_fetch") or {}
     return {
@@ -498,6 +505,7 @@ def build_report(
             ),
             "fetch": bool(f.get("rps", 0) >= TARGETS["fetch_rps"]),
         },
+        "watch": report_section(results),
         "run_seconds": round(seconds),
     }
 
@@ -523,10 +531,21 @@ def main() -> int:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "aiohttp"], default="auto")
     parser.add_argument("--skip-no-fsync", action="store_true", help="skip the --no-fsync run")
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--skip-watch", action="store_true", help="skip the watch-stream runs")
+    parser.add_argument(
+        "--only-watch",
+        action="store_true",
+        help="run only the watch-stream scenarios; their figures replace the watch figures "
+        "in the existing bench/results/latest.json",
+    )
     parser.add_argument("--keep-data", action="store_true", help="keep node data and logs")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the `finally`s below
 
+    if args.only_watch:
+        from bench.watch import only_watch
+
+        return only_watch(RESULTS, keep_data=args.keep_data)
     wrk = None if args.loadgen == "aiohttp" else find_wrk()
     if args.loadgen == "wrk" and wrk is None:
         log("wrk is not available")
@@ -558,6 +577,10 @@ def main() -> int:
                 results,
                 lambda: {"bare_aiohttp_fetch": bare_aiohttp_phase(loadgen, w, d)},
             )
+        if not args.skip_watch:
+            from bench.watch import watch_phase
+
+            guarded("watch", results, lambda: watch_phase(root / "watch"))
     except KeyboardInterrupt:
         log("interrupted; the processes started here have been stopped")
         return 130
