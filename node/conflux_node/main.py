@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -23,7 +24,15 @@ async def serve(node: Node) -> None:
         await node.stop()
 
 
+# Python's default GC thresholds (700, 10, 10) make a node holding 10,000 watch
+# streams run a full collection (about 0.4 s, every thread stopped) several times per
+# published change. Young collections every 50,000 allocations instead of 700 keep
+# short-lived objects from being promoted, and full collections become rare.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def main() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         settings = load_from_process()
     except SettingsError as error:

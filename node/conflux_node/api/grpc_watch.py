@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from conflux.v1 import watch_pb2, watch_pb2_grpc
+from conflux.v1 import watch_pb2
 from conflux_node.model import errors as e
 from conflux_node.model.entities import ClientIdentity
 from conflux_node.model.names import Coords
@@ -27,6 +27,8 @@ GRPC_STATUS: dict[type[e.ConfluxError], grpc.StatusCode] = {
     e.Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 MAX_CONFIGS = 256
+ENCODED_CACHE = 256
+SERVICE_NAME = "conflux.v1.ConfluxWatch"
 
 
 def grpc_status_of(error: e.ConfluxError) -> grpc.StatusCode:
@@ -76,13 +78,28 @@ def event_of(updates: list[Update]) -> watch_pb2.WatchEvent:
     return watch_pb2.WatchEvent(updates=[to_proto(u) for u in updates])
 
 
-class WatchService(watch_pb2_grpc.ConfluxWatchServicer):
+class WatchService:
+    """Streams are answered with pre-serialized events: when one change reaches many
+    watchers with the same answer, the hub hands them all the same batch object, and it
+    is encoded once instead of once per stream."""
+
     def __init__(self, hub: WatchHub) -> None:
         self._hub = hub
+        self._encoded: dict[int, tuple[list[Update], bytes]] = {}
+
+    def encode(self, batch: list[Update]) -> bytes:
+        cached = self._encoded.get(id(batch))
+        if cached is not None and cached[0] is batch:
+            return cached[1]
+        if len(self._encoded) >= ENCODED_CACHE:
+            self._encoded.clear()
+        data: bytes = event_of(batch).SerializeToString()
+        self._encoded[id(batch)] = (batch, data)
+        return data
 
     async def Watch(
         self, request: watch_pb2.WatchRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[watch_pb2.WatchEvent]:
+    ) -> AsyncIterator[bytes]:
         try:
             held = held_of(request)
         except e.ConfluxError as error:
@@ -94,20 +111,36 @@ class WatchService(watch_pb2_grpc.ConfluxWatchServicer):
         watcher = self._hub.watch(client, held)
         try:
             if watcher.initial:
-                yield event_of(watcher.initial)
+                yield self.encode(watcher.initial)
             while True:
                 updates = await watcher.next()
                 if updates is None:
-                    yield watch_pb2.WatchEvent(resync=True)
+                    yield watch_pb2.WatchEvent(resync=True).SerializeToString()
                     return
-                yield event_of(updates)
+                yield self.encode(updates)
         finally:
             self._hub.unwatch(watcher)
 
 
+def _passthrough(message: bytes) -> bytes:
+    return message
+
+
+def register(server: grpc.aio.Server, service: WatchService) -> None:
+    """The generated registration, with events sent as the bytes `Watch` yields."""
+    handlers = {
+        "Watch": grpc.unary_stream_rpc_method_handler(
+            service.Watch,
+            request_deserializer=watch_pb2.WatchRequest.FromString,
+            response_serializer=_passthrough,
+        )
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+
+
 async def start_grpc(hub: WatchHub, host: str, port: int) -> grpc.aio.Server:
     server = grpc.aio.server()
-    watch_pb2_grpc.add_ConfluxWatchServicer_to_server(WatchService(hub), server)
+    register(server, WatchService(hub))
     server.add_insecure_port(f"{host}:{port}")
     await server.start()
     return server

@@ -108,14 +108,27 @@ class WatchHub:
     def on_restore(self) -> None:
         self._loop.call_soon_threadsafe(lambda: self._dispatch(list(self._by_config)))
 
+    def _shared_update(self, coords: Coords) -> Update | None:
+        """The update every client gets, when it does not depend on the client: the
+        config is gone or unreleased, or its release has no rules. Else None."""
+        try:
+            if self._reads.release(coords).spec.rules:
+                return None
+        except (ConfigNotFound, ReleaseNotFound):
+            return Update(coords, None)
+        return self.evaluate(coords, ClientIdentity())
+
     def _dispatch(self, touched: Iterable[Coords]) -> None:
         for coords in touched:
-            for watcher in list(self._by_config.get(coords, ())):
+            watchers = list(self._by_config.get(coords, ()))
+            shared = self._shared_update(coords) if watchers else None
+            shared_batch = [shared] if shared else None  # one object: encoded once per edge
+            for watcher in watchers:
                 if watcher.dropped:
                     continue
-                update = self.evaluate(coords, watcher.client)
+                update = shared or self.evaluate(coords, watcher.client)
                 if update.sha256 != watcher.held.get(coords):
                     watcher.held[coords] = update.sha256
-                    watcher.offer([update])
+                    watcher.offer(shared_batch or [update])
                     if watcher.dropped:
                         self.dropped_total += 1
