@@ -1,0 +1,100 @@
+"""The shape of a node's settings: frozen dataclasses, and the one error loading can raise.
+
+Why a module of its own: these types are what the rest of the node sees. `app.py` and the tests
+build and read `Settings` without caring where a value came from, so the types stay free of
+parsing, of sources and of the process. Everything here is frozen: settings are read once, at
+start, and no part of a running node may change them under another part's feet.
+
+The defaults given here are the lowest layer of the loader (``defaults < TOML file < CONFLUX_*
+environment variables < command-line flags``): `sources.defaults()` reads them from these
+dataclasses, so a default is written in one place only. A field without a default (`node_id`,
+`members`, `raft.address`, `data_dir`) is either required or derived from the others by the
+loader.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+
+__all__ = [
+    "HttpSettings",
+    "LimitSettings",
+    "Member",
+    "RaftSettings",
+    "Settings",
+    "SettingsError",
+]
+
+# The bounds of a valid value, which `checks` and the loader enforce.
+MAX_CONTENT_BYTES_LIMIT = 64 * 1024 * 1024
+CLUSTER_SIZES = (1, 3, 5, 7)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One voter of the Raft group: its id, Raft "host:port" and base HTTP URL (no trailing /)."""
+
+    id: str
+    raft: str
+    http: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Where this node's HTTP API listens (the gRPC watch stream binds the same host)."""
+
+    host: str = "127.0.0.1"
+    port: int = 7081
+
+
+@dataclass(frozen=True, slots=True)
+class RaftSettings:
+    """This node's part in the Raft group; durations in seconds."""
+
+    address: str  # this node's Raft "host:port"; defaults to its member entry's raft address
+    fsync: bool = True
+    election_min: float = 0.4
+    election_max: float = 1.4
+    compaction_min_entries: int = 50000
+    compaction_min_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """Bounds on what one request may cost: content size in bytes, waiting time in seconds."""
+
+    max_content_bytes: int = 1048576
+    request_timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a node needs to start, already checked and merged from every source."""
+
+    node_id: str
+    data_dir: pathlib.Path
+    http: HttpSettings
+    raft: RaftSettings
+    members: tuple[Member, ...]
+    limits: LimitSettings
+    log_level: str = "INFO"
+    grpc_port: int | None = None
+
+    @property
+    def self_member(self) -> Member:
+        """This node's own entry in `members`."""
+        for member in self.members:
+            if member.id == self.node_id:
+                return member
+        raise LookupError(f"node {self.node_id!r} is not one of the members")
+
+    @property
+    def peers(self) -> tuple[Member, ...]:
+        """Every member except this node, in configured order."""
+        return tuple(member for member in self.members if member.id != self.node_id)
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is the exact text to show the operator."""
