@@ -1,26 +1,32 @@
 """`apply(view, command) -> Effects`: the whole state machine, as one pure function.
 
 Every replica runs the same commands in the same order through this function and gets
-the same writes. Rejections (a stale revision, a missing version) are results too, with
-no writes, so they are as deterministic as successes.
+the same writes. Rejections (a stale revision, a missing version) are results too, so
+they are as deterministic as successes. Every command, accepted or rejected, appends
+one audit record in the same batch (see `audit.with_audit`); a rejection writes that
+record and nothing else.
+
+The config commands are applied here; identity commands in `identity_apply`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from conflux_node.model import keys
+from conflux_node.model.audit import with_audit
 from conflux_node.model.commands import (
     Command,
+    ConfigCommand,
     CreateVersion,
     DeleteConfig,
     PutConfig,
     SetRelease,
 )
+from conflux_node.model.effects import Effects, Event, Write, reject
 from conflux_node.model.entities import ConfigMeta, Release, Retention, VersionRecord
 from conflux_node.model.errors import (
     ConfigNotFound,
@@ -29,37 +35,25 @@ from conflux_node.model.errors import (
     ReleaseVersionMissing,
     RevisionMismatch,
 )
+from conflux_node.model.identity_apply import apply_identity
 from conflux_node.model.names import Coords
 from conflux_node.model.view import StateView, dump, read_config, read_version
 
-Write = tuple[bytes, bytes | None]  # (key, value); None deletes
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something a watcher may care about, emitted once the command is applied."""
-
-    kind: str  # config_put | config_deleted | version_created | release_changed
-    coords: Coords
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Effects:
-    writes: tuple[Write, ...] = ()
-    events: tuple[Event, ...] = ()
-    result: Mapping[str, Any] | ConfluxError = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not isinstance(self.result, ConfluxError)
-
-
-def reject(error: ConfluxError) -> Effects:
-    return Effects(result=error)
+__all__ = ["Effects", "Event", "Write", "apply", "reject"]
 
 
 def apply(view: StateView, command: Command) -> Effects:
+    if isinstance(command, (PutConfig, DeleteConfig, CreateVersion, SetRelease)):
+        try:
+            effects = _apply_config(view, command)
+        except ConfluxError as error:  # pure validation failing is a rejection too
+            effects = reject(error)
+    else:
+        effects = apply_identity(view, command)
+    return with_audit(view, command, effects)
+
+
+def _apply_config(view: StateView, command: ConfigCommand) -> Effects:
     match command:
         case PutConfig():
             return apply_put_config(view, command)

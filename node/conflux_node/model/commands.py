@@ -3,13 +3,16 @@
 A command is a frozen dataclass. The proposing node fills in everything that is not
 deterministic (time, author, hashes), so `apply` can stay a pure function. On the wire
 a command is compact JSON with an `op` field naming its type.
+
+Identity commands carry only strings, booleans and (for RecordDenial) a JSON object,
+so they travel as their own fields, flat; config commands nest their specs. Secrets
+never travel: a password or API-key secret is hashed by the proposer first.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conflux_node.model.entities import ConfigSpec, ReleaseSpec
@@ -52,18 +55,165 @@ class SetRelease:
     now: str
 
 
-Command = PutConfig | DeleteConfig | CreateVersion | SetRelease
+ConfigCommand = PutConfig | DeleteConfig | CreateVersion | SetRelease
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTenant:
+    name: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteTenant:
+    """Refused while configs exist under the tenant; takes its bindings and keys along."""
+
+    name: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUser:
+    username: str
+    password_hash: str  # argon2id, hashed by the proposer
+    system_admin: bool
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteUser:
+    """Removes the user and every binding of it, in every tenant."""
+
+    username: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetPassword:
+    username: str
+    password_hash: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class BindRole:
+    tenant: str
+    user: str
+    role: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnbindRole:
+    tenant: str
+    user: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateApiKey:
+    id: str
+    tenant: str
+    name: str
+    role: str
+    secret_hash: str
+    expires_at: str | None
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeApiKey:
+    """Sets `revoked_at = now`. `tenant` must be the key's own tenant: a key of another
+    tenant is reported as not found, so a tenant admin cannot probe other tenants."""
+
+    id: str
+    tenant: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    """The first administrator and the token-signing key; a no-op once any user exists."""
+
+    admin_username: str
+    admin_password_hash: str
+    jwt_key: str
+    actor: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDenial:
+    """Only an audit record: the edge refused a request (403) and says so."""
+
+    actor: str
+    action: str
+    target: str
+    tenant: str | None
+    now: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+IdentityCommand = (
+    CreateTenant
+    | DeleteTenant
+    | CreateUser
+    | DeleteUser
+    | SetPassword
+    | BindRole
+    | UnbindRole
+    | CreateApiKey
+    | RevokeApiKey
+    | Bootstrap
+    | RecordDenial
+)
+Command = ConfigCommand | IdentityCommand
 
 _OPS: dict[type[Any], str] = {
     PutConfig: "put_config",
     DeleteConfig: "delete_config",
     CreateVersion: "create_version",
     SetRelease: "set_release",
+    CreateTenant: "create_tenant",
+    DeleteTenant: "delete_tenant",
+    CreateUser: "create_user",
+    DeleteUser: "delete_user",
+    SetPassword: "set_password",
+    BindRole: "bind_role",
+    UnbindRole: "unbind_role",
+    CreateApiKey: "create_api_key",
+    RevokeApiKey: "revoke_api_key",
+    Bootstrap: "bootstrap",
+    RecordDenial: "record_denial",
+}
+_CONFIG_TYPES = (PutConfig, DeleteConfig, CreateVersion, SetRelease)
+_FLAT: dict[str, type[IdentityCommand]] = {
+    op: cls for cls, op in _OPS.items() if cls not in _CONFIG_TYPES
 }
 
 
+def op_of(command: Command) -> str:
+    """The command's wire name, which is also its audit action."""
+    return _OPS[type(command)]
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def encode(command: Command) -> bytes:
-    body: dict[str, Any] = {"op": _OPS[type(command)], "coords": command.coords.to_json()}
+    if not isinstance(command, _CONFIG_TYPES):
+        return _dumps({"op": op_of(command), **asdict(command)})
+    body: dict[str, Any] = {"op": op_of(command), "coords": command.coords.to_json()}
     match command:
         case PutConfig(spec=spec, schema_sha=sha):
             body.update(spec=spec.to_json(), schema_sha=sha)
@@ -79,14 +229,19 @@ def encode(command: Command) -> bytes:
         case DeleteConfig():
             pass
     body.update(actor=command.actor, now=command.now)
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _dumps(body)
 
 
 def decode(payload: bytes) -> Command:
-    body: Mapping[str, Any] = json.loads(payload)
+    body: dict[str, Any] = json.loads(payload)
+    op = body.pop("op")
+    if op not in _OPS.values():
+        raise ValueError(f"unknown command op {op!r}")
+    if op in _FLAT:
+        return _FLAT[op](**body)
     coords = Coords(**body["coords"])
     actor, now = body["actor"], body["now"]
-    match body["op"]:
+    match op:
         case "put_config":
             spec = ConfigSpec.from_json(body["spec"])
             return PutConfig(coords, spec, body["schema_sha"], actor, now)
@@ -105,4 +260,4 @@ def decode(payload: bytes) -> Command:
         case "set_release":
             release = ReleaseSpec.from_json(body["spec"])
             return SetRelease(coords, release, body["expected_revision"], actor, now)
-    raise ValueError(f"unknown command op {body['op']!r}")
+    raise ValueError(f"unknown command op {op!r}")

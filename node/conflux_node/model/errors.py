@@ -93,3 +93,19 @@ class NoLeader(ConfluxError):
 
 class Unavailable(ConfluxError):
     code = "unavailable"
+
+
+class TenantNotFound(ConfluxError):
+    code = "tenant_not_found"
+
+
+class UserNotFound(ConfluxError):
+    code = "user_not_found"
+
+
+class BindingNotFound(ConfluxError):
+    code = "binding_not_found"
+
+
+class ApiKeyNotFound(ConfluxError):
+    code = "apikey_not_found"

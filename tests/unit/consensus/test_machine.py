@@ -104,7 +104,13 @@ def test_rejection_is_returned_and_advances_index() -> None:
     result = machine.apply_entry(1, create_version("a"))
     assert isinstance(result, ConfigNotFound)
     assert store.applied_index == 1
-    assert dump(store) == [(b"m/applied_index", (1).to_bytes(8, "big"))]
+    # Only the rejection's audit record is written, besides the index.
+    assert [k for k, _ in dump(store)] == [
+        keys.audit_key(1),
+        b"m/applied_index",
+        keys.AUDIT_SEQ,
+    ]
+    assert store.get(b"m/applied_index") == (1).to_bytes(8, "big")
 
 
 def test_replayed_indexes_are_skipped() -> None:

@@ -42,6 +42,15 @@ T2 = "2026-01-03T00:00:00.000+00:00"
 SCHEMA_SHA = "schema-sha-1"
 
 
+def state_writes(effects: Effects) -> tuple[tuple[bytes, bytes | None], ...]:
+    """The command's own writes, without the audit record every command appends."""
+    return tuple((k, v) for k, v in effects.writes if not _is_audit(k))
+
+
+def _is_audit(key: bytes) -> bool:
+    return key.startswith(keys.AUDIT_PREFIX) or key == keys.AUDIT_SEQ
+
+
 class Harness:
     """A MemoryStore plus a Raft-like index: every command is applied then written."""
 
@@ -57,6 +66,10 @@ class Harness:
 
     def dump(self) -> list[tuple[bytes, bytes]]:
         return sorted(self.store.scan(b""))
+
+    def state(self) -> list[tuple[bytes, bytes]]:
+        """The store without audit records and the applied index."""
+        return [kv for kv in self.dump() if not _is_audit(kv[0]) and kv[0] != b"m/applied_index"]
 
     def versions(self, coords: Coords = C) -> list[int]:
         return [keys.number_of(k) for k, _ in self.store.scan(keys.versions_prefix(coords))]
@@ -178,11 +191,11 @@ def test_format_change_rejected_once_versions_exist(h: Harness) -> None:
     assert not effects.ok
     assert isinstance(effects.result, Conflict)
     assert effects.result.details == {"field": "format"}
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
     assert effects.events == ()
     h.store.write(effects.writes, 99)
-    assert [kv for kv in h.dump() if kv[0] != b"m/applied_index"] == [
-        kv for kv in before if kv[0] != b"m/applied_index"
+    assert h.state() == [
+        kv for kv in before if not _is_audit(kv[0]) and kv[0] != b"m/applied_index"
     ]
     # The same format is still a fine update.
     assert h.run(put(fmt="json", now=T1)).ok
@@ -205,7 +218,7 @@ def test_delete_removes_meta_versions_and_releases(h: Harness) -> None:
     effects = h.run(DeleteConfig(C, "alice", T1))
     assert effects.ok
     assert effects.result == {"deleted": True}
-    assert all(value is None for _, value in effects.writes)
+    assert all(value is None for _, value in state_writes(effects))
     assert [(e.kind, e.coords) for e in effects.events] == [("config_deleted", C)]
     assert read_config(h.store, C) is None
     assert list(h.store.scan(keys.versions_prefix(C))) == []
@@ -220,7 +233,7 @@ def test_delete_missing_config_is_not_found(h: Harness) -> None:
     assert isinstance(effects.result, ConfigNotFound)
     assert effects.result.code == "config_not_found"
     assert effects.result.details == {"config": C.path}
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
     assert effects.events == ()
 
 
@@ -275,7 +288,7 @@ def test_duplicate_of_latest_is_not_created(h: Harness) -> None:
     effects = apply(h.store, version("b", now=T2))
     assert effects.ok
     assert effects.result == {"version": 2, "sha256": "sha-b", "created": False}
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
     assert effects.events == ()
 
 
@@ -292,14 +305,14 @@ def test_create_version_schema_sha_mismatch_is_conflict(h: Harness) -> None:
     h.run(put(schema_sha="s1"))
     effects = apply(h.store, version("a", schema_sha="s2"))
     assert isinstance(effects.result, Conflict)
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
     assert effects.events == ()
 
 
 def test_create_version_unknown_config(h: Harness) -> None:
     effects = apply(h.store, version("a"))
     assert isinstance(effects.result, ConfigNotFound)
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
 
 
 # --- set_release ---------------------------------------------------------------------
@@ -335,7 +348,7 @@ def test_set_release_expected_revision(h: Harness) -> None:
     effects = apply(h.store, release(1, expected=0))
     assert isinstance(effects.result, RevisionMismatch)
     assert effects.result.details == {"current": 1, "expected": 0}
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
     assert effects.events == ()
     assert h.run(release(1, expected=1)).result == {"revision": 2}
     assert h.run(release(1, expected=None)).result == {"revision": 3}
@@ -354,7 +367,7 @@ def test_set_release_missing_versions(h: Harness) -> None:
     # Sorted, although a set of {1, 3, 16} does not iterate in that order.
     assert effects.result.details == {"field": "version", "versions": [3, 16]}
     assert "3, 16" in effects.result.message
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
 
     effects = apply(h.store, release(2))
     assert isinstance(effects.result, ReleaseVersionMissing)
@@ -364,7 +377,7 @@ def test_set_release_missing_versions(h: Harness) -> None:
 def test_set_release_unknown_config(h: Harness) -> None:
     effects = apply(h.store, release(1))
     assert isinstance(effects.result, ConfigNotFound)
-    assert effects.writes == ()
+    assert state_writes(effects) == ()
 
 
 # --- retention -----------------------------------------------------------------------
