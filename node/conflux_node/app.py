@@ -2,12 +2,14 @@
 
 `Node` owns the lifecycle. `start()` opens RocksDB, joins the Raft group and starts
 serving; `stop()` undoes it in reverse order so the journal is synced and RocksDB is
-closed cleanly on SIGTERM or Ctrl-C.
+closed cleanly on SIGTERM or Ctrl-C. A small background task bootstraps the identity
+(the `admin` user and the token key) once a leader exists, if this node leads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import grpc
@@ -18,8 +20,11 @@ from conflux_node.api.server import build_app
 from conflux_node.consensus.bridge import RaftProposer
 from conflux_node.consensus.machine import StateMachine
 from conflux_node.consensus.raft import RaftNode, RaftOptions
+from conflux_node.service.bootstrap import run_bootstrap
 from conflux_node.service.cluster import ClusterInfo, MemberInfo
+from conflux_node.service.identity import IdentityAdmin
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.sessions import Sessions
 from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 from conflux_node.settings import Settings
@@ -49,6 +54,7 @@ class Node:
         self.raft: RaftNode | None = None
         self._runner: web.AppRunner | None = None
         self._grpc: grpc.aio.Server | None = None
+        self._bootstrap: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -63,29 +69,39 @@ class Node:
         self.raft = RaftNode(build_raft_options(s), machine)
         members = tuple(MemberInfo(m.id, m.raft, m.http) for m in s.members)
         cluster = ClusterInfo(s.node_id, members, self.raft)
+        proposer = RaftProposer(self.raft, s.limits.request_timeout)
         app = build_app(
-            ConfigWrites(
-                reads,
-                RaftProposer(self.raft, s.limits.request_timeout),
-                max_content_bytes=s.limits.max_content_bytes,
-            ),
+            ConfigWrites(reads, proposer, max_content_bytes=s.limits.max_content_bytes),
             reads,
             cluster,
             digest=self.store.digest,
             max_content_bytes=s.limits.max_content_bytes,
             hub=hub,
+            identity=IdentityAdmin(self.store, proposer),
+            sessions=Sessions(self.store, token_ttl=s.auth.token_ttl),
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, s.http.host, s.http.port).start()
         if s.grpc_port is not None:
             self._grpc = await start_grpc(hub, s.http.host, s.grpc_port)
+        raft = self.raft
+        self._bootstrap = asyncio.create_task(
+            run_bootstrap(
+                self.store, proposer, s.auth.admin_password, lambda: raft.status().is_leader
+            ),
+            name="bootstrap",
+        )
         log.info(
             "node %s serving http://%s:%d, raft %s, data %s",
             s.node_id, s.http.host, s.http.port, s.raft.address, s.data_dir,
         )  # fmt: skip
 
     async def stop(self) -> None:
+        if self._bootstrap is not None:
+            self._bootstrap.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._bootstrap
         if self._grpc is not None:
             await self._grpc.stop(grace=1.0)
         if self._runner is not None:

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from conflux_node.app import Node
+from conflux_node.auth.redact import RedactingFilter
 from conflux_node.settings import SettingsError, load_from_process
 
 
@@ -42,6 +43,9 @@ def main() -> None:
         level=settings.log_level,
         format=f"%(asctime)s {settings.node_id} %(levelname)s %(name)s: %(message)s",
     )
+    # Mask credentials on every handler (a logger's filter misses its children's records).
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     try:
         asyncio.run(serve(Node(settings)))
     except OSError as error:

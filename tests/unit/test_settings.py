@@ -791,3 +791,77 @@ def test_load_from_process_reads_os_environ_and_argv(monkeypatch: pytest.MonkeyP
     assert settings.node_id == "n3"
     assert settings.http.port == 9999
     assert len(settings.members) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity: auth.admin_password and auth.token_ttl
+
+
+def test_auth_defaults() -> None:
+    auth = load(MINIMAL).auth
+    assert auth.admin_password is None
+    assert auth.token_ttl == 3600
+
+
+def test_auth_precedence(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path, '[auth]\nadmin_password = "from-file"\ntoken_ttl = 600\n')
+    from_file = load(["--config", path, *MINIMAL]).auth
+    assert (from_file.admin_password, from_file.token_ttl) == ("from-file", 600)
+    env = {"CONFLUX_ADMIN_PASSWORD": "from-env", "CONFLUX_TOKEN_TTL": "900"}
+    from_env = load(["--config", path, *MINIMAL], env).auth
+    assert (from_env.admin_password, from_env.token_ttl) == ("from-env", 900)
+    argv = ["--config", path, *MINIMAL, "--admin-password", "from-flag", "--token-ttl", "120"]
+    from_flags = load(argv, env).auth
+    assert (from_flags.admin_password, from_flags.token_ttl) == ("from-flag", 120)
+
+
+def test_admin_password_never_appears_in_repr() -> None:
+    settings = load(MINIMAL, {"CONFLUX_ADMIN_PASSWORD": "s3cret-value"})
+    assert settings.auth.admin_password == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (
+            ["--token-ttl", "59"],
+            {},
+            "invalid setting auth.token_ttl: must be between 60 and 604800 "
+            "(got '59' from flag --token-ttl)",
+        ),
+        (
+            [],
+            {"CONFLUX_TOKEN_TTL": "soon"},
+            "invalid setting auth.token_ttl: must be an integer "
+            "(got 'soon' from env CONFLUX_TOKEN_TTL)",
+        ),
+        (
+            [],
+            {"CONFLUX_ADMIN_PASSWORD": ""},
+            "invalid setting auth.admin_password: must not be empty "
+            "(got [hidden] from env CONFLUX_ADMIN_PASSWORD)",
+        ),
+        (
+            ["--admin-password", "x" * 1025],
+            {},
+            "invalid setting auth.admin_password: must be at most 1024 characters "
+            "(got [hidden] from flag --admin-password)",
+        ),
+    ],
+)
+def test_bad_auth_values(argv: list[str], env: dict[str, str], expected: str) -> None:
+    assert error_of([*MINIMAL, *argv], env) == expected
+
+
+def test_bad_auth_file_values_hide_the_password(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path, "[auth]\nadmin_password = 12345678\n")
+    assert error_of(["--config", path, *MINIMAL]) == (
+        f"invalid setting auth.admin_password: must be a string (got [hidden] from file {path})"
+    )
+    path = write(tmp_path, '[auth]\nadmin_pasword = "typo-secret"\n')
+    message = error_of(["--config", path, *MINIMAL])
+    assert "typo-secret" not in message
+    assert message == (
+        f"invalid setting auth.admin_pasword: unknown key (got [hidden] from file {path})"
+    )

@@ -12,7 +12,9 @@ from aiohttp import web
 from conflux_node.model.errors import MalformedBody
 from conflux_node.model.names import Coords
 from conflux_node.service.cluster import ClusterInfo
+from conflux_node.service.identity import IdentityAdmin
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.sessions import Sessions
 from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 
@@ -22,6 +24,8 @@ CLUSTER = web.AppKey("cluster", ClusterInfo)
 DIGEST: web.AppKey[Callable[[], str]] = web.AppKey("digest")
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 HUB = web.AppKey("hub", WatchHub)
+IDENTITY = web.AppKey("identity", IdentityAdmin)
+SESSIONS = web.AppKey("sessions", Sessions)
 
 ANONYMOUS = "anonymous"
 
@@ -43,4 +47,17 @@ async def json_body(request: web.Request) -> Any:
 
 
 def actor_of(request: web.Request) -> str:
-    return ANONYMOUS
+    """Who the audit log names for a write: the caller's verified credential, if any.
+
+    Authorization is not enforced yet, so a missing or bad credential is not refused
+    here; it only makes the actor `anonymous`.
+    """
+    sessions = request.app.get(SESSIONS)
+    if sessions is None:
+        return ANONYMOUS
+    return sessions.actor(request.headers.get("Authorization")) or ANONYMOUS
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address (no proxy headers are trusted: they are client-controlled)."""
+    return request.remote or "unknown"

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from conflux_node.auth import errors as auth
 from conflux_node.model import errors as e
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ STATUS: dict[type[e.ConfluxError], int] = {
     e.Conflict: 409,
     e.NoLeader: 503,
     e.Unavailable: 503,
+    auth.Unauthenticated: 401,
+    auth.Forbidden: 403,
+    auth.TooManyRequests: 429,
 }
 
 RETRY_AFTER_SECONDS = "1"
@@ -55,8 +59,14 @@ def error_response(
     code: str, message: str, status: int, details: dict[str, Any] | None = None
 ) -> web.Response:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
-    return web.json_response(body, status=status, headers=headers)
+    headers: dict[str, str] = {}
+    if status == 503:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif status == 429:
+        headers["Retry-After"] = str((details or {}).get("retry_after", 60))
+    elif status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="conflux"'
+    return web.json_response(body, status=status, headers=headers or None)
 
 
 def from_domain(error: e.ConfluxError) -> web.Response:

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from conflux_node.api import cluster, configs, fetch, watch
+from conflux_node.api import admin, auth, cluster, configs, fetch, watch
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 C = "/api/v1/configs/{tenant}/{app}/{env}/{name}"
@@ -102,6 +102,60 @@ PAGE = (
 )
 BAD = {400: "malformed input", 404: "unknown config", 503: "no leader; retry (Retry-After)"}
 
+# Identity and audit. Authorization is not enforced on these yet (docs/security.md).
+NAME = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$", "maxLength": 63}
+ROLE = {"enum": ["tenant-admin", "editor", "releaser", "viewer", "client"]}
+TENANT_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {"name": NAME},
+}
+USER_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["username", "password"],
+    "properties": {
+        "username": NAME,
+        "password": {"type": "string", "maxLength": 1024},
+        "system_admin": {"type": "boolean"},
+    },
+}
+BINDING_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["user", "role"],
+    "properties": {"user": NAME, "role": ROLE},
+}
+APIKEY_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "role"],
+    "properties": {
+        "name": NAME,
+        "role": ROLE,
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+LOGIN_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["username", "password"],
+    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+}
+T = "/api/v1/tenants/{tenant}"
+W = {400: "malformed input", 503: "no leader; retry (Retry-After)"}
+AUDIT_QUERY = (
+    Param("tenant", "only records of this tenant"),
+    Param("actor", "only records of this actor, e.g. user:admin"),
+    Param("since", "only records at or after this ISO-8601 time (with offset)"),
+    Param(
+        "after", "the `next` cursor (a sequence number) of the previous page", {"type": "integer"}
+    ),
+    Param("limit", "page size, 1..1000 (default 100)", {"type": "integer"}),
+)
+AUTH_HEADER = (Param("Authorization", "Bearer <token from login> or Bearer cfx_<API key>"),)
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/configs/{tenant}/{app}/{env}", configs.list_configs,
           "List the configs of one tenant/app/env by name", "configs",
@@ -152,6 +206,56 @@ ROUTES: tuple[Route, ...] = (
                  Param("labels", "client labels: k=v,k2=v2"),
                  Param("wait", "seconds to wait, up to 60 (default 30)",
                        {"type": "number"}))),
+    Route("POST", "/api/v1/tenants", admin.create_tenant, "Create a tenant", "admin",
+          {201: "the tenant", **W, 409: "the tenant exists"}, body=TENANT_BODY),
+    Route("GET", "/api/v1/tenants", admin.list_tenants, "List tenants", "admin",
+          {200: "{items}"}),
+    Route("GET", T, admin.get_tenant, "One tenant", "admin",
+          {200: "the tenant", 400: "bad name", 404: "unknown tenant"}),
+    Route("DELETE", T, admin.delete_tenant,
+          "Delete a tenant with its bindings and API keys (it must hold no configs)", "admin",
+          {200: "{deleted, removed_bindings, removed_api_keys}", **W,
+           404: "unknown tenant", 409: "the tenant still has configs"}),
+    Route("POST", "/api/v1/users", admin.create_user,
+          "Create a user (the password is stored as an argon2id hash)", "admin",
+          {201: "the user, without its hash", **W, 409: "the user exists"}, body=USER_BODY),
+    Route("GET", "/api/v1/users", admin.list_users, "List users (never their hashes)", "admin",
+          {200: "{items}"}),
+    Route("GET", "/api/v1/users/{user}", admin.get_user, "One user and its tenant roles",
+          "admin", {200: "the user", 400: "bad name", 404: "unknown user"}),
+    Route("DELETE", "/api/v1/users/{user}", admin.delete_user,
+          "Delete a user with its bindings", "admin",
+          {204: "deleted", **W, 404: "unknown user"}),
+    Route("POST", T + "/bindings", admin.create_binding, "Give a user a role in a tenant",
+          "admin", {201: "the binding", **W, 404: "unknown tenant or user",
+                    409: "the user already holds a role there"}, body=BINDING_BODY),
+    Route("GET", T + "/bindings", admin.list_bindings, "The role bindings of a tenant",
+          "admin", {200: "{items}", 400: "bad name", 404: "unknown tenant"}),
+    Route("DELETE", T + "/bindings/{user}", admin.delete_binding,
+          "Remove a user's role in a tenant", "admin",
+          {204: "removed", **W, 404: "no such binding"}),
+    Route("POST", T + "/apikeys", admin.create_api_key,
+          "Create an API key; the answer's `key` is shown this once and never stored",
+          "admin", {201: "{id, key, tenant, name, role, expires_at, ...}", **W,
+                    404: "unknown tenant", 409: "a live key of that name exists"},
+          body=APIKEY_BODY),
+    Route("GET", T + "/apikeys", admin.list_api_keys,
+          "The API keys of a tenant (never the key or its hash)", "admin",
+          {200: "{items}", 400: "bad name", 404: "unknown tenant"}),
+    Route("DELETE", T + "/apikeys/{id}", admin.revoke_api_key, "Revoke an API key", "admin",
+          {200: "{revoked, revoked_at}", **W, 404: "unknown key"}),
+    Route("GET", "/api/v1/audit", admin.audit,
+          "The audit log, oldest first: actor, action, target, time, outcome", "admin",
+          {200: "a page: {items, next}", 400: "bad query"}, query=AUDIT_QUERY),
+    Route("POST", "/api/v1/auth/login", auth.login, "Log in with a password; returns a JWT",
+          "auth", {200: "{token, expires_at}", 400: "malformed input",
+                   401: "wrong username or password",
+                   429: "too many attempts for this user from this address (Retry-After)",
+                   503: "not bootstrapped yet"}, body=LOGIN_BODY),
+    Route("GET", "/api/v1/auth/whoami", auth.whoami, "Who the presented credential is", "auth",
+          {200: "{subject, kind, tenant?, role?, system_admin}",
+           401: "missing, malformed, tampered, expired or revoked credential"},
+          headers=AUTH_HEADER),
     Route("GET", "/api/v1/cluster/status", cluster.cluster_status, "Members and their roles",
           "cluster", {200: "{self, leader, members}"}),
     Route("GET", "/api/v1/cluster/self", cluster.cluster_self, "This node's Raft position",

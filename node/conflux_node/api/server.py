@@ -7,12 +7,14 @@ from collections.abc import Callable
 from aiohttp import web
 
 from conflux_node.api.cluster import close_session, open_session
-from conflux_node.api.context import CLUSTER, DIGEST, HUB, READS, WRITES
+from conflux_node.api.context import CLUSTER, DIGEST, HUB, IDENTITY, READS, SESSIONS, WRITES
 from conflux_node.api.errors import error_middleware
 from conflux_node.api.openapi import OPENAPI_PATH, build_openapi
 from conflux_node.api.routes import ROUTES
 from conflux_node.service.cluster import ClusterInfo
+from conflux_node.service.identity import IdentityAdmin
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.sessions import Sessions
 from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 
@@ -27,6 +29,8 @@ def build_app(
     digest: Callable[[], str],
     max_content_bytes: int,
     hub: WatchHub,
+    identity: IdentityAdmin,
+    sessions: Sessions,
 ) -> web.Application:
     # JSON escaping can grow content up to 6x (\uXXXX); the exact limit is enforced on
     # the decoded content, this only bounds what is read at all.
@@ -35,6 +39,7 @@ def build_app(
     )
     app[WRITES], app[READS], app[CLUSTER], app[DIGEST] = writes, reads, cluster, digest
     app[HUB] = hub
+    app[IDENTITY], app[SESSIONS] = identity, sessions
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     document = build_openapi(ROUTES)

@@ -7,8 +7,7 @@ decided again by `apply`, which is the authority.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from conflux_node.consensus.bridge import Proposer
@@ -18,20 +17,16 @@ from conflux_node.model.commands import (
     DeleteConfig,
     PutConfig,
     SetRelease,
-    encode,
 )
-from conflux_node.model.errors import ConfluxError, ContentTooLarge, Unavailable
+from conflux_node.model.errors import ContentTooLarge
 from conflux_node.model.formats import content_sha, schema_sha, validate_content
 from conflux_node.model.names import Coords
 from conflux_node.model.rules import check_release_spec
 from conflux_node.service.bodies import parse_config_spec, parse_if_match, parse_version_body
+from conflux_node.service.proposing import Clock, propose, stamp, utc_now
 from conflux_node.service.reads import ConfigReads
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["Clock", "ConfigWrites", "utc_now"]
 
 
 class ConfigWrites:
@@ -49,15 +44,10 @@ class ConfigWrites:
         self._clock = clock
 
     def _now(self) -> str:
-        return self._clock().isoformat(timespec="milliseconds")
+        return stamp(self._clock)
 
     async def _propose(self, command: Command) -> Mapping[str, Any]:
-        result = await self._proposer.propose(encode(command))
-        if isinstance(result, ConfluxError):
-            raise result
-        if result is None:
-            raise Unavailable("the write's result was lost in a replay; read back to check")
-        return result
+        return await propose(self._proposer, command)
 
     async def put_config(self, coords: Coords, body: object, actor: str) -> Mapping[str, Any]:
         spec = parse_config_spec(body)

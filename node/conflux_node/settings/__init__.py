@@ -29,6 +29,7 @@ import sys
 
 from conflux_node.settings.loader import load_settings
 from conflux_node.settings.shapes import (
+    AuthSettings,
     HttpSettings,
     LimitSettings,
     Member,
@@ -39,6 +40,7 @@ from conflux_node.settings.shapes import (
 from conflux_node.settings.sources import build_parser
 
 __all__ = [
+    "AuthSettings",
     "HttpSettings",
     "LimitSettings",
     "Member",

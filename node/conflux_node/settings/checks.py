@@ -127,6 +127,19 @@ def check_at_least(low: int) -> Callable[[int], int]:
     return check
 
 
+def check_secret_text(limit: int) -> Callable[[str], str]:
+    """A non-empty secret of at most `limit` characters (messages never quote it)."""
+
+    def check(value: str) -> str:
+        if not value:
+            raise Problem("must not be empty")
+        if len(value) > limit:
+            raise Problem(f"must be at most {limit} characters")
+        return value
+
+    return check
+
+
 def accept(value: object) -> object:
     return value
 
@@ -198,5 +211,14 @@ def convert(kind: Kind, raw: object, text: bool) -> object:
     return _CONVERTERS[kind](raw, text)
 
 
+HIDDEN = "[hidden]"
+"""What a message shows instead of a secret setting's value."""
+
+
 def invalid(key: str, what: str, raw: object, source: str) -> SettingsError:
     return SettingsError(f"invalid setting {key}: {what} (got {raw!r} from {source})")
+
+
+def invalid_secret(key: str, what: str, source: str) -> SettingsError:
+    """Like `invalid`, without the value: a password must not reach a terminal or a log."""
+    return SettingsError(f"invalid setting {key}: {what} (got {HIDDEN} from {source})")

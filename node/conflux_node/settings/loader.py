@@ -23,6 +23,7 @@ from typing import TypeVar
 from conflux_node.settings.checks import invalid
 from conflux_node.settings.shapes import (
     CLUSTER_SIZES,
+    AuthSettings,
     HttpSettings,
     LimitSettings,
     Member,
@@ -126,6 +127,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     self_member = next(member for member in members if member.id == node_id)
     data_dir = merged.get("data_dir")
     grpc_port = merged.get("grpc_port")
+    admin_password = merged.get("auth.admin_password")
     raft_address = merged.get("raft.address")
     return Settings(
         node_id=node_id,
@@ -151,4 +153,8 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         ),
         log_level=_typed(merged["log_level"], str),
         grpc_port=_typed(grpc_port, int) if grpc_port is not None else None,
+        auth=AuthSettings(
+            admin_password=_typed(admin_password, str) if admin_password is not None else None,
+            token_ttl=_typed(merged["auth.token_ttl"], int),
+        ),
     )

@@ -15,9 +15,10 @@ loader.
 from __future__ import annotations
 
 import pathlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
+    "AuthSettings",
     "HttpSettings",
     "LimitSettings",
     "Member",
@@ -30,6 +31,9 @@ __all__ = [
 MAX_CONTENT_BYTES_LIMIT = 64 * 1024 * 1024
 CLUSTER_SIZES = (1, 3, 5, 7)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MIN_TOKEN_TTL = 60
+MAX_TOKEN_TTL = 7 * 24 * 3600
+MAX_ADMIN_PASSWORD_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,18 @@ class LimitSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Identity: the first admin's password and how long a login token lives (seconds).
+
+    `admin_password` is used once, when the cluster bootstraps; None makes the leader
+    generate one and log it once. It is kept out of `repr` so settings never print it.
+    """
+
+    admin_password: str | None = field(default=None, repr=False)
+    token_ttl: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a node needs to start, already checked and merged from every source."""
 
@@ -81,6 +97,7 @@ class Settings:
     limits: LimitSettings
     log_level: str = "INFO"
     grpc_port: int | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def self_member(self) -> Member:

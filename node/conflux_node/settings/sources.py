@@ -37,13 +37,19 @@ from conflux_node.settings.checks import (
     check_path,
     check_port,
     check_positive,
+    check_secret_text,
     check_url,
     convert,
     invalid,
+    invalid_secret,
     to_str,
 )
 from conflux_node.settings.shapes import (
+    MAX_ADMIN_PASSWORD_CHARS,
     MAX_CONTENT_BYTES_LIMIT,
+    MAX_TOKEN_TTL,
+    MIN_TOKEN_TTL,
+    AuthSettings,
     HttpSettings,
     LimitSettings,
     Member,
@@ -73,6 +79,7 @@ class _Field:
     flag: str | None  # None: no value-taking flag (fsync has --no-fsync)
     help: str
     metavar: str = "VALUE"
+    secret: bool = False  # error messages never quote the value
 
     @property
     def dest(self) -> str:
@@ -82,6 +89,8 @@ class _Field:
         try:
             value = self.check(convert(self.kind, raw, text))
         except Problem as problem:
+            if self.secret:
+                raise invalid_secret(self.key, str(problem), source) from None
             raise invalid(self.key, str(problem), raw, source) from None
         return Given(value, raw, source)
 
@@ -181,9 +190,30 @@ _FIELDS: tuple[_Field, ...] = (
         "seconds a request waits before timing out",
         "SECONDS",
     ),
+    _Field(
+        "auth.admin_password",
+        "str",
+        check_secret_text(MAX_ADMIN_PASSWORD_CHARS),
+        "CONFLUX_ADMIN_PASSWORD",
+        "--admin-password",
+        "password of the first admin, used once at bootstrap (default: generated and logged "
+        "once); prefer the variable, flags show in the process list",
+        "PASSWORD",
+        secret=True,
+    ),
+    _Field(
+        "auth.token_ttl",
+        "int",
+        check_between(MIN_TOKEN_TTL, MAX_TOKEN_TTL),
+        "CONFLUX_TOKEN_TTL",
+        "--token-ttl",
+        "seconds a login token stays valid",
+        "SECONDS",
+    ),
 )
 _BY_KEY = {field.key: field for field in _FIELDS}
-_TABLES = ("http", "raft", "limits")
+_TABLES = ("http", "raft", "limits", "auth")
+_SECRET_TABLES = ("auth",)
 _MEMBER_KEYS = ("id", "raft", "http")
 
 # --------------------------------------------------------------------------------------------
@@ -244,12 +274,19 @@ def defaults() -> Layer:
         ("http.", HttpSettings),
         ("raft.", RaftSettings),
         ("limits.", LimitSettings),
+        ("auth.", AuthSettings),
     )
     for prefix, cls in sections:
         for field in fields(cls):  # type: ignore[arg-type]
             if field.default is not MISSING and field.default is not None:
                 layer[prefix + field.name] = Given(field.default, field.default, "default")
     return layer
+
+
+def _unknown(table: str, key: str, raw: object, source: str) -> SettingsError:
+    if table in _SECRET_TABLES:  # a misspelt password key must not print the password
+        return invalid_secret(key, "unknown key", source)
+    return invalid(key, "unknown key", raw, source)
 
 
 def file_layer(path: str) -> Layer:
@@ -276,7 +313,7 @@ def file_layer(path: str) -> Layer:
             for sub, sub_raw in raw.items():
                 key = f"{name}.{sub}"
                 if key not in _BY_KEY:
-                    raise invalid(key, "unknown key", sub_raw, source)
+                    raise _unknown(name, key, sub_raw, source)
                 layer[key] = _BY_KEY[key].given(sub_raw, source, text=False)
         elif name in _BY_KEY and "." not in name:
             layer[name] = _BY_KEY[name].given(raw, source, text=False)

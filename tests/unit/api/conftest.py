@@ -14,7 +14,9 @@ from conflux_node.consensus.bridge import LocalProposer
 from conflux_node.consensus.machine import StateMachine
 from conflux_node.consensus.raft import RaftStatus
 from conflux_node.service.cluster import ClusterInfo, MemberInfo
+from conflux_node.service.identity import IdentityAdmin
 from conflux_node.service.reads import ConfigReads
+from conflux_node.service.sessions import Sessions
 from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 from conflux_node.storage.memory import MemoryStore
@@ -47,11 +49,19 @@ def make_app(store: Any = None, proposer: Any = None, status: Any = None) -> Any
     cluster = ClusterInfo(
         "n1", (MemberInfo("n1", "127.0.0.1:1", "http://127.0.0.1:9"),), status or FixedStatus()
     )
-    writes = ConfigWrites(reads, proposer or LocalProposer(machine), max_content_bytes=LIMIT)
+    proposer = proposer or LocalProposer(machine)
+    writes = ConfigWrites(reads, proposer, max_content_bytes=LIMIT)
     hub = WatchHub(reads, asyncio.get_running_loop())
     machine.subscribe(hub.on_events)
     return build_app(
-        writes, reads, cluster, digest=lambda: "digest", max_content_bytes=LIMIT, hub=hub
+        writes,
+        reads,
+        cluster,
+        digest=lambda: "digest",
+        max_content_bytes=LIMIT,
+        hub=hub,
+        identity=IdentityAdmin(store, proposer),
+        sessions=Sessions(store, token_ttl=3600),
     )
 
 

@@ -1,0 +1,145 @@
+"""Sessions: password login that issues a JWT, and `whoami` for any credential.
+
+Both are answered by the node the client talks to, leader or follower: the signing key
+and the identity records are in the replicated state, so every node issues and
+verifies the same tokens with no call to another node.
+
+Every refusal is one fixed `Unauthenticated` phrase (no username hints, no echo of
+the credential). Login attempts are rate-limited per (username, client address) on
+this node; the limiter's clock is monotonic so a wall-clock jump cannot lift a block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from conflux_node.auth.apikeys import PREFIX, parse_api_key
+from conflux_node.auth.errors import TooManyRequests, Unauthenticated
+from conflux_node.auth.passwords import check_password_input, verify_password
+from conflux_node.auth.ratelimit import SlidingWindowLimiter
+from conflux_node.auth.records import check_api_key
+from conflux_node.auth.tokens import issue_token, new_jti, verify_token
+from conflux_node.model import identity as ident
+from conflux_node.model import keys
+from conflux_node.model.errors import ConfluxError, InvalidInput, Unavailable
+from conflux_node.model.view import StateView
+from conflux_node.service.bodies import reject_unknown, require_object
+from conflux_node.service.proposing import Clock, utc_now
+
+USER_SUBJECT = "user:"
+BAD_LOGIN = "invalid username or password"
+MAX_USERNAME_CHARS = 256
+
+
+class Sessions:
+    def __init__(
+        self,
+        view: StateView,
+        *,
+        token_ttl: int,
+        clock: Clock = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        limiter: SlidingWindowLimiter | None = None,
+    ) -> None:
+        self._view = view
+        self._ttl = timedelta(seconds=token_ttl)
+        self._clock = clock
+        self._monotonic = monotonic
+        self._limiter = limiter or SlidingWindowLimiter()
+
+    def _signing_key(self) -> bytes:
+        key = ident.read_jwt_key(self._view)
+        if key is None:
+            raise Unavailable("the cluster is not bootstrapped yet; retry shortly")
+        return key.encode("utf-8")  # >= 43 random base64url characters (model check)
+
+    async def login(self, body: object, ip: str) -> dict[str, Any]:
+        """`{token, expires_at}` for a right password; 401 otherwise, 429 past the limit."""
+        data = require_object(body)
+        reject_unknown(data, {"username", "password"})
+        username = data.get("username")
+        if not isinstance(username, str) or not username or len(username) > MAX_USERNAME_CHARS:
+            raise InvalidInput("username must be a non-empty string", field="username")
+        password = check_password_input(data.get("password"))  # type: ignore[arg-type]
+        limit_key = (username, ip)
+        now_s = self._monotonic()
+        if not self._limiter.attempt(limit_key, now_s):
+            wait = max(1, math.ceil(self._limiter.retry_after(limit_key, now_s)))
+            raise TooManyRequests("too many login attempts; retry later", retry_after=wait)
+        user = ident.read_user(self._view, username)
+        stored = user.password_hash if user is not None else None
+        # argon2id is slow on purpose; an unknown user is checked against a dummy hash
+        # so the answer takes as long and does not reveal which usernames exist.
+        if not await asyncio.to_thread(verify_password, stored, password):
+            raise Unauthenticated(BAD_LOGIN)
+        self._limiter.reset(limit_key)
+        token, expires_at = issue_token(
+            self._signing_key(), USER_SUBJECT + username, self._clock(), self._ttl, jti=new_jti()
+        )
+        return {"token": token, "expires_at": expires_at.isoformat()}
+
+    def whoami(self, authorization: str | None) -> dict[str, Any]:
+        """Who a `Bearer <JWT>` or `Bearer cfx_...` header speaks for; 401 otherwise."""
+        if not authorization:
+            raise Unauthenticated("credentials required: Authorization: Bearer <token or key>")
+        scheme, _, credential = authorization.strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise Unauthenticated("the Authorization header must be 'Bearer <token or key>'")
+        if credential.startswith(PREFIX):
+            return self._api_key(credential)
+        return self._token(credential)
+
+    def actor(self, authorization: str | None) -> str | None:
+        """`user:<name>` or `apikey:<id>` for a good credential, None for none or a bad one.
+
+        Used to name the actor of a write while authorization is not enforced yet.
+        """
+        try:
+            who = self.whoami(authorization)
+        except ConfluxError:  # bad credential, not bootstrapped, corrupt record
+            return None
+        return f"{who['kind']}:{who['subject']}"
+
+    def _api_key(self, credential: str) -> dict[str, Any]:
+        parsed = parse_api_key(credential)
+        if parsed is None:
+            raise Unauthenticated("invalid API key", reason="malformed")
+        key_id, secret = parsed
+        raw = self._view.get(keys.api_key_key(key_id))
+        record: Mapping[str, Any] | None = json.loads(raw) if raw is not None else None
+        found = check_api_key(record, key_id, secret, self._clock())
+        return {
+            "subject": found.key_id,
+            "kind": "apikey",
+            "name": found.name,
+            "tenant": found.tenant,
+            "role": found.role,
+            "system_admin": False,
+        }
+
+    def _token(self, credential: str) -> dict[str, Any]:
+        claims = verify_token(self._signing_key(), credential, self._clock())
+        if not claims.subject.startswith(USER_SUBJECT):
+            raise Unauthenticated("token subject not accepted")
+        username = claims.subject[len(USER_SUBJECT) :]
+        user = ident.read_user(self._view, username)
+        if user is None:
+            raise Unauthenticated("token subject no longer exists")
+        changed = ident.parse_time("password_changed_at", user.password_changed_at)
+        if claims.issued_at.timestamp() < math.floor(changed.timestamp()):
+            raise Unauthenticated("token predates a password change")
+        bindings = ident.bindings_of(self._view, username)
+        return {
+            "subject": username,
+            "kind": "user",
+            "system_admin": user.system_admin,
+            "bindings": [{"tenant": b.tenant, "role": b.role} for b in bindings],
+            "expires_at": claims.expires_at.isoformat(),
+        }
