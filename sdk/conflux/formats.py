@@ -2,8 +2,8 @@
 
 Why here, in the SDK: the node refuses invalid content before it is proposed and the
 client parses what it is served, and both must read a document the same way. The node
-imports `parse_properties` from this module (turning `FormatError` into its own
-`ContentInvalid`), so there is one .properties parser. The module is pure: no I/O, no
+parses with this module (turning `FormatError` into its own `ContentInvalid`), so there
+is one parser per format. The module is pure: no I/O, no
 clock, no randomness, so every replica reaches the same verdict.
 
 Errors carry 1-based line/column numbers where the parser knows them.
@@ -170,11 +170,18 @@ def parse_document(fmt: str, content: str) -> Any:
     """Parse `content` written in `fmt`.
 
     json/yaml/toml give their natural Python tree, properties a `dict[str, str]` and
-    text the string itself. Raises `FormatError` for bad content or an unknown format.
+    text the string itself. Raises `FormatError` for bad content (including a non-str or
+    a lone surrogate, which cannot be UTF-8) or an unknown format.
     """
     parser = _PARSERS.get(fmt)
     if parser is None:
         raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not isinstance(content, str):
+        raise FormatError("content must be a string")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FormatError("content is not encodable as UTF-8") from exc
     try:
         return parser(content)
     except FormatError:

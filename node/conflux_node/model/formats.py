@@ -1,8 +1,9 @@
 """Content formats: parse a version's text, check it against the config's JSON Schema.
 
 Why here: a write is accepted or refused before it is proposed to Raft, and every
-replica must reach the same verdict, so parsing is pure and deterministic. Errors carry
-1-based line/column numbers so the edge can point a user at the broken spot. Parsed
+replica must reach the same verdict, so parsing is pure and deterministic. Parsing itself
+is `conflux.formats` (shared with the SDK); its `FormatError` becomes `ContentInvalid`,
+whose 1-based line/column numbers let the edge point a user at the broken spot. Parsed
 YAML/TOML may hold dates, bytes or sets; they are turned into JSON types before schema
 validation so a `{"type": "string"}` schema accepts `2024-01-01`.
 """
@@ -13,21 +14,17 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import re
-import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from itertools import islice
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import best_match
 from referencing.exceptions import Unresolvable
-from yaml.reader import ReaderError
 
+from conflux import formats as _formats
 from conflux.formats import FormatError
-from conflux.formats import parse_properties as _parse_properties
 from conflux_node.model.entities import STRUCTURED, Format
 from conflux_node.model.errors import ContentInvalid, InvalidSchema, SchemaViolation
 
@@ -35,8 +32,6 @@ MAX_SCHEMA_ERRORS = 10
 MAX_NODES = 1_000_000
 _MAX_SCAN = 1000
 _MAX_MESSAGE = 300
-_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def content_sha(content: str) -> str:
@@ -57,79 +52,23 @@ def _invalid(fmt: Format, reason: str, line: int | None, column: int | None) -> 
     return ContentInvalid(message, field="content", format=fmt, line=line, column=column)
 
 
-def _position(text: str, index: int) -> tuple[int, int]:
-    """1-based (line, column) of character `index` in `text`."""
-    lines = _NEWLINE.split(text[:index])
-    return len(lines), len(lines[-1]) + 1
-
-
-def _parse_json(content: str) -> Any:
-    try:
-        return json.loads(content)
-    except json.JSONDecodeError as exc:
-        raise _invalid("json", exc.msg, exc.lineno, exc.colno) from exc
-
-
-def _parse_yaml(content: str) -> Any:
-    try:
-        return yaml.safe_load(content)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = "; ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise _invalid("yaml", reason, line, column) from exc
-    except ReaderError as exc:
-        line, column = _position(content, exc.position)
-        raise _invalid("yaml", str(exc).splitlines()[0], line, column) from exc
-    except yaml.YAMLError as exc:
-        raise _invalid("yaml", str(exc), None, None) from exc
-
-
-def _parse_toml(content: str) -> Any:
-    try:
-        return tomllib.loads(content)
-    except tomllib.TOMLDecodeError as exc:
-        reason = str(exc)
-        found = _TOML_POS.search(reason)
-        if found:
-            line, column = int(found.group(1)), int(found.group(2))
-            raise _invalid("toml", reason[: found.start()], line, column) from exc
-        line, column = _position(content, len(content))
-        reason = reason.replace(" (at end of document)", " at end of document")
-        raise _invalid("toml", reason, line, column) from exc
-
-
 def parse_properties(text: str) -> dict[str, str]:
     """Parse Java .properties text with `conflux.formats`. Raises `ContentInvalid`."""
     try:
-        return _parse_properties(text)
+        return _formats.parse_properties(text)
     except FormatError as exc:
         raise _invalid("properties", exc.message, exc.line, exc.column) from exc
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "json": _parse_json,
-    "yaml": _parse_yaml,
-    "toml": _parse_toml,
-    "properties": parse_properties,
-    "text": str,
-}
-
-
 def parse_document(fmt: Format, content: str) -> Any:
-    """Parse `content` in `fmt`; properties give dict[str, str], text gives the str itself."""
-    if not isinstance(content, str):
-        raise _invalid(fmt, "content must be a string", None, None)
+    """Parse `content` in `fmt` with `conflux.formats`; `FormatError` becomes `ContentInvalid`.
+
+    Properties give dict[str, str], text gives the str itself.
+    """
     try:
-        content.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise _invalid(fmt, "content is not encodable as UTF-8", None, None) from exc
-    try:
-        return _PARSERS[fmt](content)
-    except RecursionError as exc:
-        raise _invalid(fmt, "document is nested too deeply", None, None) from exc
-    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-        raise _invalid(fmt, str(exc), None, None) from exc
+        return _formats.parse_document(fmt, content)
+    except FormatError as exc:
+        raise _invalid(fmt, exc.message, exc.line, exc.column) from exc
 
 
 class _JsonTypes:
