@@ -2,14 +2,21 @@
 
 Data lives under `.conflux/dev` and survives restarts; the demo config is seeded only
 where it is missing, so a second `make run` keeps whatever you changed.
+
+The dev cluster's `admin` password is generated once into `.conflux/dev/admin-password`
+(mode 0600) and handed to the nodes for their bootstrap; each run logs in and writes a
+fresh admin token to `.conflux/dev/token` (mode 0600) for the examples to use.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import signal
 import sys
+import time
 from pathlib import Path
 
 from conflux.rest import ApiError, RestClient
@@ -36,6 +43,40 @@ def seed(client: RestClient) -> None:
         client.put(DEMO + "/release", {"default_version": version["version"]})
 
 
+def write_secret(path: Path, value: str) -> None:
+    """Write `value` to `path`, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    path.chmod(0o600)
+
+
+def dev_password(root: Path) -> str:
+    """The dev cluster's admin password: made once, then read back on every run."""
+    path = root / "admin-password"
+    if not path.exists():
+        write_secret(path, secrets.token_urlsafe(18))
+    return path.read_text().strip()
+
+
+def write_token(client: RestClient, root: Path, password: str, wait: float = 15) -> Path | None:
+    """Log in as admin (retrying while the leader bootstraps) and store the token."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            answer = client.post("/api/v1/auth/login", {"username": "admin", "password": password})
+        except ApiError as error:
+            if error.status not in (401, 503) or time.monotonic() > deadline:
+                print(f"no dev token: login failed ({error.code})", flush=True)
+                return None
+            time.sleep(0.3)
+            continue
+        path = root / "token"
+        write_secret(path, answer["token"])
+        return path
+
+
 def banner(cluster: LocalCluster) -> str:
     urls = "\n".join(f"  {n.id}: {n.url}   (raft 127.0.0.1:{n.raft_port})" for n in cluster.nodes)
     base = cluster.nodes[0].url
@@ -48,6 +89,8 @@ Try:
   curl -s {base}/api/v1/fetch/demo/shop/prod/app
   curl -s -XPOST {base}{DEMO}/versions -d '{{"content": "{{\\"feature\\": true}}"}}'
   curl -s -XPUT {base}{DEMO}/release -d '{{"default_version": 2}}'
+Admin: user admin, password in {cluster.root}/admin-password, a token in {cluster.root}/token
+  curl -s -H "Authorization: Bearer $(cat {cluster.root}/token)" {base}/api/v1/auth/whoami
 Logs: {cluster.root}/n*.log      Ctrl-C stops everything.
 """
 
@@ -56,12 +99,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="conflux-dev")
     parser.add_argument("--root", default=".conflux/dev", type=Path)
     args = parser.parse_args()
-    cluster = LocalCluster(root=args.root)
+    password = dev_password(args.root)
+    cluster = LocalCluster(root=args.root, env={"CONFLUX_ADMIN_PASSWORD": password})
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         cluster.start()
         cluster.wait_ready(timeout=60)
-        seed(RestClient([n.url for n in cluster.nodes]))
+        client = RestClient([n.url for n in cluster.nodes])
+        seed(client)
+        write_token(client, args.root, password)
         print(banner(cluster), flush=True)
         signal.pause()
     except KeyboardInterrupt:
