@@ -13,7 +13,8 @@ class Exit(IntEnum):
     USAGE = 2  # click's own usage errors, a bad settings file, a missing tenant
     NOT_FOUND = 3
     CONFLICT = 4  # 409 conflict, 412 stale If-Match
-    UNAVAILABLE = 5  # no endpoint answered, or 503
+    UNAVAILABLE = 5  # no endpoint answered, 503, or 429 (too many requests: retry later)
+    UNAUTHENTICATED = 6  # 401 (no, bad or expired credential) or 403 (forbidden)
 
 
 class CliError(Exception):
@@ -29,8 +30,10 @@ def exit_code_for_status(status: int) -> Exit:
         return Exit.NOT_FOUND
     if status in (409, 412):
         return Exit.CONFLICT
-    if status == 503:
+    if status in (503, 429):
         return Exit.UNAVAILABLE
+    if status in (401, 403):
+        return Exit.UNAUTHENTICATED
     return Exit.API_ERROR
 
 
@@ -43,6 +46,9 @@ def describe(error: BaseException) -> tuple[str, str, Exit]:
         current = error.details.get("current") if error.details else None
         if error.code == "revision_mismatch" and current is not None:
             message = f"{message} (current revision {current})"
+        retry_after = error.details.get("retry_after") if error.details else None
+        if error.status == 429 and retry_after is not None:
+            message = f"{message} (retry after {retry_after} s)"
         return error.code, message, exit_code_for_status(error.status)
     if isinstance(error, ConnectionError):
         return "unavailable", str(error), Exit.UNAVAILABLE

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from conflux import __version__
-from conflux.cli import cluster, configs, fetch, releases, watch
+from conflux.cli import admin, auth, cluster, configs, fetch, releases, watch
 from conflux.cli.context import CliContext, get_ctx, global_options
 from conflux.cli.errors import describe
 from conflux.cli.output import Output
@@ -52,8 +52,9 @@ def cli() -> None:
     """Conflux: versioned configuration, released gradually, replicated with Raft.
 
     Settings come from flags, then CONFLUX_* environment variables, then
-    ~/.config/conflux/config.toml. Exit codes: 0 ok, 1 API error, 2 usage error,
-    3 not found, 4 conflict or stale revision, 5 unavailable.
+    ~/.config/conflux/config.toml; the token last from the file `conflux auth login`
+    stores. Exit codes: 0 ok, 1 API error, 2 usage error, 3 not found, 4 conflict or
+    stale revision, 5 unavailable or rate-limited, 6 unauthenticated or forbidden.
     """
     get_ctx()
 
@@ -63,6 +64,8 @@ cli.add_command(releases.release)
 cli.add_command(fetch.fetch)
 cli.add_command(watch.watch)
 cli.add_command(cluster.cluster)
+cli.add_command(auth.auth)
+cli.add_command(admin.admin)
 
 
 def main() -> None:

@@ -3,10 +3,13 @@
 Precedence, per key: a command-line flag wins over a `CONFLUX_*` environment variable,
 which wins over `~/.config/conflux/config.toml` (or the file named by `--config` /
 `CONFLUX_CONFIG_FILE`), which wins over the default endpoint `http://127.0.0.1:7081`.
+The token has one more, last source: the file `conflux auth login` writes,
+`~/.config/conflux/token` (mode 0600, in a 0700 directory).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -49,6 +52,56 @@ class Settings:
 def default_config_path(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME", "~")) / ".config")
     return Path(base).expanduser() / "conflux" / "config.toml"
+
+
+def token_file_path(environ: Mapping[str, str]) -> Path:
+    """Where `conflux auth login` keeps its token: next to the default config file."""
+    return default_config_path(environ).parent / "token"
+
+
+def read_token_file(path: Path) -> str | None:
+    """The stored token, or None when there is none."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"cannot read token file {path}: {error}") from None
+    return token or None
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Store `token` in `path`, readable by its owner only (file 0600, directory 0700).
+
+    The token is written to a new private file that then replaces `path`, so it is never
+    readable by others, not even for a moment, and an old file is replaced whole.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    descriptor = os.open(temporary, flags, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(token + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    os.chmod(path, 0o600)
+
+
+def remove_token_file(path: Path) -> bool:
+    """Delete the stored token; False when there was none."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def split_endpoints(raw: str | Sequence[str]) -> tuple[str, ...]:
@@ -99,7 +152,7 @@ def resolve(
     """Merge flags (None / empty = not given), the environment and the config file.
 
     `flags` may hold `endpoints` (a sequence), `tenant`, `app`, `env`, `token` and
-    `config` (the config file path).
+    `config` (the config file path). The token falls back to the stored token file.
     """
     environ = os.environ if environ is None else environ
     explicit_path = flags.get("config") or environ.get("CONFLUX_CONFIG_FILE")
@@ -117,6 +170,11 @@ def resolve(
             values[key], sources[key] = environ[env_name], "env"
         elif file_values.get(key):
             values[key], sources[key] = file_values[key], str(path)
+    if "token" not in values:
+        token_file = token_file_path(environ)
+        stored = read_token_file(token_file)
+        if stored:
+            values["token"], sources["token"] = stored, str(token_file)
     endpoints = split_endpoints(values["endpoints"]) if "endpoints" in values else ()
     if not endpoints:
         endpoints, sources["endpoints"] = (DEFAULT_ENDPOINT,), "default"

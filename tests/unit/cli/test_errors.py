@@ -16,7 +16,8 @@ DEAD = "http://127.0.0.1:9"
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(400, Exit.API_ERROR), (401, Exit.API_ERROR), (403, Exit.API_ERROR), (422, Exit.API_ERROR),
+    [(400, Exit.API_ERROR), (401, Exit.UNAUTHENTICATED), (403, Exit.UNAUTHENTICATED),
+     (422, Exit.API_ERROR), (429, Exit.UNAVAILABLE),
      (404, Exit.NOT_FOUND), (409, Exit.CONFLICT), (412, Exit.CONFLICT), (503, Exit.UNAVAILABLE),
      (500, Exit.API_ERROR)],
 )  # fmt: skip

@@ -1,0 +1,425 @@
+"""`conflux admin ...`: tenants, users, role bindings, API keys and the audit log.
+
+Thin wrappers over the identity routes of the HTTP API (docs/security.md). Passwords
+are read with hidden input or from stdin and never printed; an API key is printed once,
+when it is created, and cannot be shown again.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from conflux.cli.auth import read_password
+from conflux.cli.context import get_ctx, global_options
+
+ROLES = ("tenant-admin", "editor", "releaser", "viewer", "client")
+ROLE_HELP = (
+    "Built-in roles: tenant-admin (everything in the tenant), editor (configs and "
+    "versions), releaser (releases and rollback), viewer (read), client (fetch and "
+    "watch only, for the API keys of services)."
+)
+MAX_AUDIT_PAGE = 1000
+
+
+def seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def tenant_path(tenant: str) -> str:
+    return f"/api/v1/tenants/{seg(tenant)}"
+
+
+def confirm_delete(yes: bool, what: str, detail: str = "") -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"refusing to delete {what} without --yes")
+    click.confirm(f"Delete {what}{detail}?", abort=True)
+
+
+def iso_time(value: str | None, option: str) -> str | None:
+    """An ISO-8601 time with an offset, as the API wants it (a bare `Z` is accepted)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 time", param_hint=option) from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(
+            f"{value!r} needs an offset, e.g. {value}+00:00", param_hint=option
+        )
+    return parsed.isoformat()
+
+
+@click.group()
+def admin() -> None:
+    """Tenants, users, role bindings, API keys and the audit log."""
+
+
+# --- tenants ---------------------------------------------------------------------------
+
+
+@admin.group()
+def tenants() -> None:
+    """Tenants: the unit of ownership of configs."""
+
+
+@tenants.command("list")
+@global_options
+def tenants_list() -> None:
+    """All tenants."""
+    ctx = get_ctx()
+    items = ctx.client().get("/api/v1/tenants").get("items") or []
+    out = ctx.output
+    if out.json:
+        out.emit_json(items)
+        return
+    out.table(
+        ["NAME", "CREATED", "BY"],
+        ([t.get("name"), t.get("created_at"), t.get("created_by")] for t in items),
+        empty="no tenants",
+    )
+
+
+@tenants.command("create")
+@click.argument("name")
+@global_options
+def tenants_create(name: str) -> None:
+    """Create tenant NAME."""
+    ctx = get_ctx()
+    tenant = ctx.client().post("/api/v1/tenants", {"name": name})
+    out = ctx.output
+    if out.json:
+        out.emit_json(tenant)
+    else:
+        out.line(f"created tenant {name}")
+
+
+@tenants.command("show")
+@click.argument("name")
+@global_options
+def tenants_show(name: str) -> None:
+    """Tenant NAME."""
+    ctx = get_ctx()
+    tenant = ctx.client().get(tenant_path(name))
+    out = ctx.output
+    if out.json:
+        out.emit_json(tenant)
+        return
+    out.fields(
+        [
+            ("name", tenant.get("name")),
+            ("created", tenant.get("created_at")),
+            ("by", tenant.get("created_by")),
+        ]
+    )
+
+
+@tenants.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@global_options
+def tenants_delete(name: str, yes: bool) -> None:
+    """Delete tenant NAME with its role bindings and API keys (it must hold no configs)."""
+    confirm_delete(yes, f"tenant {name}", " with its role bindings and API keys")
+    ctx = get_ctx()
+    _, result = ctx.client().request("DELETE", tenant_path(name))
+    result = result or {}
+    out = ctx.output
+    if out.json:
+        out.emit_json(result)
+    else:
+        out.line(
+            f"deleted tenant {name} ({result.get('removed_bindings', 0)} bindings, "
+            f"{result.get('removed_api_keys', 0)} API keys removed)"
+        )
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+@admin.group()
+def users() -> None:
+    """Users: people who log in with a password."""
+
+
+@users.command("list")
+@global_options
+def users_list() -> None:
+    """All users (never their password hashes)."""
+    ctx = get_ctx()
+    items = ctx.client().get("/api/v1/users").get("items") or []
+    out = ctx.output
+    if out.json:
+        out.emit_json(items)
+        return
+    out.table(
+        ["USERNAME", "SYSTEM ADMIN", "CREATED", "BY"],
+        (
+            [u.get("username"), bool(u.get("system_admin")), u.get("created_at"),
+             u.get("created_by")]
+            for u in items
+        ),
+        empty="no users",
+    )  # fmt: skip
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--system-admin", is_flag=True, help="Make the user a system administrator.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (first line).")
+@global_options
+def users_create(name: str, system_admin: bool, password_stdin: bool) -> None:
+    """Create user NAME; the password is prompted for (twice, hidden) or read from stdin."""
+    ctx = get_ctx()
+    password = read_password(password_stdin, confirm=True, what=f"Password for {name}")
+    body = {"username": name, "password": password, "system_admin": system_admin}
+    user = ctx.client().post("/api/v1/users", body)
+    del password, body
+    out = ctx.output
+    if out.json:
+        out.emit_json(user)
+    else:
+        kind = "system admin" if system_admin else "user"
+        out.line(f"created {kind} {name}")
+
+
+@users.command("show")
+@click.argument("name")
+@global_options
+def users_show(name: str) -> None:
+    """User NAME and its roles in each tenant."""
+    ctx = get_ctx()
+    user = ctx.client().get(f"/api/v1/users/{seg(name)}")
+    out = ctx.output
+    if out.json:
+        out.emit_json(user)
+        return
+    roles = ", ".join(f"{b['tenant']}:{b['role']}" for b in user.get("bindings") or [])
+    out.fields(
+        [
+            ("username", user.get("username")),
+            ("system admin", bool(user.get("system_admin"))),
+            ("roles", roles or None),
+            ("created", user.get("created_at")),
+            ("by", user.get("created_by")),
+            ("password changed", user.get("password_changed_at")),
+        ]
+    )
+
+
+@users.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@global_options
+def users_delete(name: str, yes: bool) -> None:
+    """Delete user NAME with its role bindings."""
+    confirm_delete(yes, f"user {name}", " with its role bindings")
+    ctx = get_ctx()
+    ctx.client().delete(f"/api/v1/users/{seg(name)}")
+    out = ctx.output
+    if out.json:
+        out.emit_json({"deleted": name})
+    else:
+        out.line(f"deleted user {name}")
+
+
+# --- roles (bindings) ------------------------------------------------------------------
+
+
+@admin.group(help=f"Role bindings: which user holds which role in a tenant.\n\n{ROLE_HELP}")
+def roles() -> None:
+    pass
+
+
+@roles.command("list")
+@click.argument("tenant_name", metavar="TENANT")
+@global_options
+def roles_list(tenant_name: str) -> None:
+    """The role bindings of TENANT."""
+    ctx, tenant = get_ctx(), tenant_name
+    items = ctx.client().get(tenant_path(tenant) + "/bindings").get("items") or []
+    out = ctx.output
+    if out.json:
+        out.emit_json(items)
+        return
+    out.table(
+        ["USER", "ROLE", "CREATED", "BY"],
+        ([b.get("user"), b.get("role"), b.get("created_at"), b.get("created_by")] for b in items),
+        empty=f"no role bindings in tenant {tenant}",
+    )
+
+
+@roles.command("grant", help=f"Give USER the role ROLE in TENANT.\n\n{ROLE_HELP}")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("user")
+@click.argument("role", type=click.Choice(ROLES))
+@global_options
+def roles_grant(tenant_name: str, user: str, role: str) -> None:
+    ctx, tenant = get_ctx(), tenant_name
+    binding = ctx.client().post(tenant_path(tenant) + "/bindings", {"user": user, "role": role})
+    out = ctx.output
+    if out.json:
+        out.emit_json(binding)
+    else:
+        out.line(f"granted {role} in tenant {tenant} to {user}")
+
+
+@roles.command("revoke")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("user")
+@global_options
+def roles_revoke(tenant_name: str, user: str) -> None:
+    """Remove USER's role in TENANT."""
+    ctx, tenant = get_ctx(), tenant_name
+    ctx.client().delete(f"{tenant_path(tenant)}/bindings/{seg(user)}")
+    out = ctx.output
+    if out.json:
+        out.emit_json({"tenant": tenant, "user": user, "revoked": True})
+    else:
+        out.line(f"revoked the role of {user} in tenant {tenant}")
+
+
+# --- API keys --------------------------------------------------------------------------
+
+
+@admin.group()
+def keys() -> None:
+    """API keys: the credentials of services (shown once, at creation)."""
+
+
+@keys.command("list")
+@click.argument("tenant_name", metavar="TENANT")
+@global_options
+def keys_list(tenant_name: str) -> None:
+    """The API keys of TENANT (ids only, never the keys)."""
+    ctx, tenant = get_ctx(), tenant_name
+    items = ctx.client().get(tenant_path(tenant) + "/apikeys").get("items") or []
+    out = ctx.output
+    if out.json:
+        out.emit_json(items)
+        return
+    out.table(
+        ["ID", "NAME", "ROLE", "CREATED", "BY", "EXPIRES", "REVOKED"],
+        (
+            [k.get("id"), k.get("name"), k.get("role"), k.get("created_at"), k.get("created_by"),
+             k.get("expires_at"), k.get("revoked_at")]
+            for k in items
+        ),
+        empty=f"no API keys in tenant {tenant}",
+    )  # fmt: skip
+
+
+@keys.command("create", help=f"Create API key NAME in TENANT.\n\n{ROLE_HELP}")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="The key's role.")
+@click.option("--expires-at", metavar="ISO", help="Expiry, ISO-8601 with an offset.")
+@global_options
+def keys_create(tenant_name: str, name: str, role: str, expires_at: str | None) -> None:
+    ctx, tenant = get_ctx(), tenant_name
+    body: dict[str, Any] = {"name": name, "role": role}
+    expiry = iso_time(expires_at, "--expires-at")
+    if expiry is not None:
+        body["expires_at"] = expiry
+    created = ctx.client().post(tenant_path(tenant) + "/apikeys", body)
+    out = ctx.output
+    out.warn("this is the only time the API key is shown: store it now; it cannot be shown again")
+    if out.json:
+        out.emit_json(created)
+        return
+    out.fields(
+        [
+            ("id", created.get("id")),
+            ("tenant", created.get("tenant")),
+            ("name", created.get("name")),
+            ("role", created.get("role")),
+            ("expires", created.get("expires_at")),
+        ]
+    )
+    out.write(f"key: {created.get('key')}\n")
+
+
+@keys.command("revoke")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("key_id", metavar="ID")
+@global_options
+def keys_revoke(tenant_name: str, key_id: str) -> None:
+    """Revoke API key ID of TENANT."""
+    ctx, tenant = get_ctx(), tenant_name
+    _, result = ctx.client().request("DELETE", f"{tenant_path(tenant)}/apikeys/{seg(key_id)}")
+    result = result or {}
+    out = ctx.output
+    if out.json:
+        out.emit_json({"id": key_id, "tenant": tenant, **result})
+    else:
+        out.line(f"revoked API key {key_id} at {result.get('revoked_at')}")
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+@admin.command("audit")
+@click.option("--actor", metavar="ACTOR", help="Only records of this actor, e.g. user:admin.")
+@click.option("--since", metavar="ISO", help="Only records at or after this time.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, MAX_AUDIT_PAGE),
+    default=100,
+    show_default=True,
+    help="Records per page.",
+)
+@click.option("--all", "fetch_all", is_flag=True, help="Follow the pages to the end.")
+@global_options
+def audit(
+    actor: str | None,
+    since: str | None,
+    limit: int,
+    fetch_all: bool,
+) -> None:
+    """The audit log, oldest first: time, actor, action, target, outcome.
+
+    --tenant NAME keeps the records of that tenant only (the flag only: CONFLUX_TENANT
+    and the config file do not filter). Without --all, one page of --limit records.
+    """
+    ctx = get_ctx()
+    client = ctx.client()
+    query: dict[str, str] = {"limit": str(limit)}
+    tenant = ctx.options.get("tenant")
+    if tenant:
+        query["tenant"] = str(tenant)
+    if actor:
+        query["actor"] = actor
+    if since:
+        query["since"] = iso_time(since, "--since") or since
+    records: list[dict[str, Any]] = []
+    cursor: Any = None
+    while True:
+        page_query = dict(query, after=str(cursor)) if cursor is not None else query
+        page = client.get("/api/v1/audit", **page_query)
+        items = page.get("items") or []
+        records.extend(items)
+        cursor = page.get("next")
+        if not fetch_all or cursor is None or not items:
+            break
+    out = ctx.output
+    if out.json:
+        out.emit_json({"items": records, "next": cursor})
+        return
+    out.table(
+        ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "TENANT", "OUTCOME"],
+        (
+            [r.get("seq"), r.get("time"), r.get("actor"), r.get("action"), r.get("target"),
+             r.get("tenant"), r.get("outcome")]
+            for r in records
+        ),
+        empty="no audit records",
+    )  # fmt: skip
+    if cursor is not None and not fetch_all:
+        out.err.print(f"more records: --all, or the API's after={cursor}", style="dim")
