@@ -29,6 +29,7 @@ from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 from conflux_node.settings import Settings
 from conflux_node.storage.rocks import RocksStore
+from conflux_node.tls import client_context, grpc_credentials, server_context
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,14 @@ class Node:
             hub=hub,
             identity=IdentityAdmin(self.store, proposer),
             sessions=Sessions(self.store, token_ttl=s.auth.token_ttl),
+            peer_ssl=client_context(s.tls),
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, s.http.host, s.http.port).start()
+        context = server_context(s.tls)
+        await web.TCPSite(self._runner, s.http.host, s.http.port, ssl_context=context).start()
         if s.grpc_port is not None:
-            self._grpc = await start_grpc(hub, s.http.host, s.grpc_port)
+            self._grpc = await start_grpc(hub, s.http.host, s.grpc_port, grpc_credentials(s.tls))
         raft = self.raft
         self._bootstrap = asyncio.create_task(
             run_bootstrap(
@@ -93,8 +96,9 @@ class Node:
             name="bootstrap",
         )
         log.info(
-            "node %s serving http://%s:%d, raft %s, data %s",
-            s.node_id, s.http.host, s.http.port, s.raft.address, s.data_dir,
+            "node %s serving %s://%s:%d, raft %s, data %s",
+            s.node_id, "https" if s.tls.enabled else "http", s.http.host, s.http.port,
+            s.raft.address, s.data_dir,
         )  # fmt: skip
 
     async def stop(self) -> None:

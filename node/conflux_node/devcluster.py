@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -29,10 +30,11 @@ class NodeProc:
     data_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def grpc_target(self) -> str:
@@ -57,6 +59,9 @@ class LocalCluster:
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     nodes: list[NodeProc] = field(default_factory=list)
+    # Set when extra_args turn TLS on (--tls-cert-file ...): URLs become https:// and
+    # `get` trusts this CA. A server requiring client certificates is not supported here.
+    ca_file: Path | None = None
 
     def __post_init__(self) -> None:
         self.nodes = [
@@ -67,6 +72,7 @@ class LocalCluster:
                 grpc_port=self.grpc_base + i,
                 data_dir=self.root / f"n{i + 1}",
                 log_path=self.root / f"n{i + 1}.log",
+                scheme="http" if self.ca_file is None else "https",
             )
             for i in range(self.size)
         ]
@@ -122,7 +128,9 @@ class LocalCluster:
             self.stop_node(node)
 
     def get(self, node: NodeProc, path: str, timeout: float = 2) -> Any:
-        with urllib.request.urlopen(node.url + path, timeout=timeout) as response:  # noqa: S310
+        context = None if self.ca_file is None else ssl.create_default_context(cafile=self.ca_file)
+        url = node.url + path
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310
             return json.loads(response.read())
 
     def is_ready(self, node: NodeProc) -> bool:

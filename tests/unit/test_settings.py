@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import pathlib
 import sys
@@ -10,6 +11,10 @@ import tomllib
 from collections.abc import Mapping, Sequence
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from conflux_node.settings import (
     HttpSettings,
@@ -18,6 +23,7 @@ from conflux_node.settings import (
     RaftSettings,
     Settings,
     SettingsError,
+    TlsSettings,
     build_parser,
     load_from_process,
     load_settings,
@@ -864,4 +870,162 @@ def test_bad_auth_file_values_hide_the_password(tmp_path: pathlib.Path) -> None:
     assert "typo-secret" not in message
     assert message == (
         f"invalid setting auth.admin_pasword: unknown key (got [hidden] from file {path})"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS: tls.cert_file, tls.key_file, tls.client_ca_file and tls.ca_file
+
+
+def _pem_files(tmp_path: pathlib.Path) -> dict[str, str]:
+    """A self-signed certificate, its key, another key and a file that is not PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "node")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    other = ec.generate_private_key(ec.SECP256R1())
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    files = {
+        "cert": cert.public_bytes(serialization.Encoding.PEM),
+        "key": key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption()),
+        "other_key": other.private_bytes(
+            serialization.Encoding.PEM, pkcs8, serialization.NoEncryption()
+        ),
+        "junk": b"not a pem file\n",
+    }
+    paths = {}
+    for label, data in files.items():
+        path = tmp_path / f"{label}.pem"
+        path.write_bytes(data)
+        paths[label] = str(path)
+    return paths
+
+
+def test_tls_is_off_by_default() -> None:
+    tls = load(MINIMAL).tls
+    assert tls == TlsSettings()
+    assert not tls.enabled
+
+
+def test_tls_from_file_env_and_flags(tmp_path: pathlib.Path) -> None:
+    pem = _pem_files(tmp_path)
+    path = write(
+        tmp_path,
+        f'[tls]\ncert_file = "{pem["cert"]}"\nkey_file = "{pem["key"]}"\n'
+        f'client_ca_file = "{pem["cert"]}"\n',
+    )
+    from_file = load(["--config", path, *MINIMAL]).tls
+    assert from_file == TlsSettings(pem["cert"], pem["key"], pem["cert"], None)
+    assert from_file.enabled
+    env = {
+        "CONFLUX_TLS_CERT_FILE": pem["cert"],
+        "CONFLUX_TLS_KEY_FILE": pem["key"],
+        "CONFLUX_TLS_CA_FILE": pem["cert"],
+    }
+    assert load(MINIMAL, env).tls == TlsSettings(pem["cert"], pem["key"], None, pem["cert"])
+    argv = [
+        *MINIMAL,
+        "--tls-cert-file", pem["cert"],
+        "--tls-key-file", pem["key"],
+        "--tls-client-ca-file", pem["cert"],
+        "--tls-ca-file", pem["cert"],
+    ]  # fmt: skip
+    tls = load(argv).tls
+    assert tls == TlsSettings(pem["cert"], pem["key"], pem["cert"], pem["cert"])
+
+
+def test_ca_file_alone_is_allowed(tmp_path: pathlib.Path) -> None:
+    pem = _pem_files(tmp_path)
+    tls = load([*MINIMAL, "--tls-ca-file", pem["cert"]]).tls
+    assert tls == TlsSettings(ca_file=pem["cert"])
+    assert not tls.enabled
+
+
+def test_members_may_use_https() -> None:
+    members = load(["--node-id", "n1", "--member", "n1@127.0.0.1:7071@https://node1:7081/"])
+    assert members.members[0].http == "https://node1:7081"
+
+
+def test_tls_cert_and_key_come_together(tmp_path: pathlib.Path) -> None:
+    pem = _pem_files(tmp_path)
+    assert error_of([*MINIMAL, "--tls-cert-file", pem["cert"]]) == (
+        f"invalid setting tls.cert_file: needs tls.key_file too "
+        f"(got {pem['cert']!r} from flag --tls-cert-file)"
+    )
+    assert error_of(MINIMAL, {"CONFLUX_TLS_KEY_FILE": pem["key"]}) == (
+        f"invalid setting tls.key_file: needs tls.cert_file too "
+        f"(got {pem['key']!r} from env CONFLUX_TLS_KEY_FILE)"
+    )
+    assert error_of([*MINIMAL, "--tls-client-ca-file", pem["cert"]]) == (
+        f"invalid setting tls.client_ca_file: needs tls.cert_file and tls.key_file "
+        f"(got {pem['cert']!r} from flag --tls-client-ca-file)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "key", "env"),
+    [
+        ("--tls-cert-file", "tls.cert_file", "CONFLUX_TLS_CERT_FILE"),
+        ("--tls-key-file", "tls.key_file", "CONFLUX_TLS_KEY_FILE"),
+        ("--tls-client-ca-file", "tls.client_ca_file", "CONFLUX_TLS_CLIENT_CA_FILE"),
+        ("--tls-ca-file", "tls.ca_file", "CONFLUX_TLS_CA_FILE"),
+    ],
+)
+def test_tls_files_must_exist(tmp_path: pathlib.Path, flag: str, key: str, env: str) -> None:
+    missing = str(tmp_path / "missing.pem")
+    assert error_of([*MINIMAL, flag, missing]) == (
+        f"invalid setting {key}: no such file (got {missing!r} from flag {flag})"
+    )
+    assert error_of(MINIMAL, {env: ""}) == (
+        f"invalid setting {key}: must not be empty (got '' from env {env})"
+    )
+    assert error_of([*MINIMAL, flag, str(tmp_path)]) == (
+        f"invalid setting {key}: no such file (got {str(tmp_path)!r} from flag {flag})"
+    )
+
+
+def test_tls_file_values_from_the_file(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path, "[tls]\ncert_file = 1\n")
+    assert error_of(["--config", path, *MINIMAL]) == (
+        f"invalid setting tls.cert_file: must be a string (got 1 from file {path})"
+    )
+    path = write(tmp_path, '[tls]\ncert = "x.pem"\n')
+    assert error_of(["--config", path, *MINIMAL]) == (
+        f"invalid setting tls.cert: unknown key (got 'x.pem' from file {path})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cert", "key"), [("junk", "key"), ("cert", "junk"), ("cert", "other_key")]
+)
+def test_tls_cert_and_key_must_load(tmp_path: pathlib.Path, cert: str, key: str) -> None:
+    pem = _pem_files(tmp_path)
+    argv = [*MINIMAL, "--tls-cert-file", pem[cert]]
+    env = {"CONFLUX_TLS_KEY_FILE": pem[key]}
+    assert error_of(argv, env) == (
+        f"invalid setting tls.cert_file: cannot load it as a PEM certificate with the PEM "
+        f"private key in tls.key_file, which is {pem[key]!r} from env CONFLUX_TLS_KEY_FILE "
+        f"(got {pem[cert]!r} from flag --tls-cert-file)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "key"),
+    [("--tls-client-ca-file", "tls.client_ca_file"), ("--tls-ca-file", "tls.ca_file")],
+)
+def test_tls_ca_files_must_load(tmp_path: pathlib.Path, flag: str, key: str) -> None:
+    pem = _pem_files(tmp_path)
+    argv = [*MINIMAL, "--tls-cert-file", pem["cert"], "--tls-key-file", pem["key"]]
+    assert error_of([*argv, flag, pem["junk"]]) == (
+        f"invalid setting {key}: cannot load it as PEM CA certificates "
+        f"(got {pem['junk']!r} from flag {flag})"
     )

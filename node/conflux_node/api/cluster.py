@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from conflux_node.api.context import CLUSTER, DIGEST, HUB, SESSION
+from conflux_node.api.context import CLUSTER, DIGEST, HUB, PEER_SSL, SESSION
 from conflux_node.api.errors import error_response
 
 
@@ -52,7 +52,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def open_session(app: web.Application) -> None:
-    app[SESSION] = aiohttp.ClientSession()
+    """The session for calls to other nodes; with PEER_SSL set, it trusts and presents that."""
+    context = app.get(PEER_SSL)
+    connector = aiohttp.TCPConnector(ssl=context) if context is not None else None
+    app[SESSION] = aiohttp.ClientSession(connector=connector)
 
 
 async def close_session(app: web.Application) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 HUB = web.AppKey("hub", WatchHub)
 IDENTITY = web.AppKey("identity", IdentityAdmin)
 SESSIONS = web.AppKey("sessions", Sessions)
+PEER_SSL = web.AppKey("peer_ssl", ssl.SSLContext)  # absent: default TLS for peer calls
 
 ANONYMOUS = "anonymous"
 

@@ -138,9 +138,15 @@ def register(server: grpc.aio.Server, service: WatchService) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
 
-async def start_grpc(hub: WatchHub, host: str, port: int) -> grpc.aio.Server:
+async def start_grpc(
+    hub: WatchHub, host: str, port: int, credentials: grpc.ServerCredentials | None = None
+) -> grpc.aio.Server:
+    """Serve Watch on host:port; over TLS when `credentials` are given (see conflux_node.tls)."""
     server = grpc.aio.server()
     register(server, WatchService(hub))
-    server.add_insecure_port(f"{host}:{port}")
+    if credentials is None:
+        server.add_insecure_port(f"{host}:{port}")
+    else:
+        server.add_secure_port(f"{host}:{port}", credentials)
     await server.start()
     return server

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
 
 from conflux_node.api.cluster import close_session, open_session
-from conflux_node.api.context import CLUSTER, DIGEST, HUB, IDENTITY, READS, SESSIONS, WRITES
+from conflux_node.api.context import (
+    CLUSTER,
+    DIGEST,
+    HUB,
+    IDENTITY,
+    PEER_SSL,
+    READS,
+    SESSIONS,
+    WRITES,
+)
 from conflux_node.api.errors import error_middleware
 from conflux_node.api.openapi import OPENAPI_PATH, build_openapi
 from conflux_node.api.routes import ROUTES
@@ -31,6 +41,7 @@ def build_app(
     hub: WatchHub,
     identity: IdentityAdmin,
     sessions: Sessions,
+    peer_ssl: ssl.SSLContext | None = None,
 ) -> web.Application:
     # JSON escaping can grow content up to 6x (\uXXXX); the exact limit is enforced on
     # the decoded content, this only bounds what is read at all.
@@ -40,6 +51,8 @@ def build_app(
     app[WRITES], app[READS], app[CLUSTER], app[DIGEST] = writes, reads, cluster, digest
     app[HUB] = hub
     app[IDENTITY], app[SESSIONS] = identity, sessions
+    if peer_ssl is not None:
+        app[PEER_SSL] = peer_ssl
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     document = build_openapi(ROUTES)

@@ -36,6 +36,7 @@ from conflux_node.settings.shapes import (
     RaftSettings,
     Settings,
     SettingsError,
+    TlsSettings,
 )
 from conflux_node.settings.sources import build_parser
 
@@ -47,6 +48,7 @@ __all__ = [
     "RaftSettings",
     "Settings",
     "SettingsError",
+    "TlsSettings",
     "build_parser",
     "load_from_process",
     "load_settings",

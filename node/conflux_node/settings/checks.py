@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import pathlib
 import re
 from collections.abc import Callable
 from typing import Literal
@@ -60,6 +61,15 @@ def check_node_id(value: str) -> str:
 def check_path(value: str) -> str:
     if not value:
         raise Problem("must not be empty")
+    return value
+
+
+def check_file(value: str) -> str:
+    """A path to an existing regular file (whether it holds what it should is the loader's)."""
+    if not value:
+        raise Problem("must not be empty")
+    if not pathlib.Path(value).is_file():
+        raise Problem("no such file")
     return value
 
 

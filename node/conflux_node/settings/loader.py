@@ -8,7 +8,8 @@ A layer replaces single values of the layers below it; ``members`` is replaced a
 file path comes from ``--config PATH`` or ``CONFLUX_CONFIG``. Each value is checked by the layer
 that gives it (see `sources`); what can only be checked on the merged result is checked here:
 required settings are present, the member count is a valid cluster size, member ids and Raft
-addresses are unique, the node is one of the members and election_min is below election_max.
+addresses are unique, the node is one of the members, election_min is below election_max, and
+tls.cert_file and tls.key_file come together and load, as do the CA files.
 
 `load_settings()` takes argv and environ as arguments, so tests pass plain lists and dicts; only
 the package's `load_from_process()` reads the real ones.
@@ -17,6 +18,7 @@ the package's `load_from_process()` reads the real ones.
 from __future__ import annotations
 
 import pathlib
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
@@ -30,6 +32,7 @@ from conflux_node.settings.shapes import (
     RaftSettings,
     Settings,
     SettingsError,
+    TlsSettings,
 )
 from conflux_node.settings.sources import (
     Given,
@@ -42,12 +45,64 @@ from conflux_node.settings.sources import (
 
 _T = TypeVar("_T")
 
+_CA_FILES = ("tls.client_ca_file", "tls.ca_file")
+
 
 def _typed(given: Given, kind: type[_T]) -> _T:
     value = given.value
     if not isinstance(value, kind):  # pragma: no cover - the checks above guarantee the type
         raise TypeError(f"internal: {given!r} is not a {kind.__name__}")
     return value
+
+
+def _check_tls(merged: Mapping[str, Given]) -> TlsSettings:
+    """Cert and key come together and load as a pair; each CA file loads as PEM certificates."""
+    cert, key = merged.get("tls.cert_file"), merged.get("tls.key_file")
+    if cert is not None and key is None:
+        raise invalid("tls.cert_file", "needs tls.key_file too", cert.raw, cert.source)
+    if key is not None and cert is None:
+        raise invalid("tls.key_file", "needs tls.cert_file too", key.raw, key.source)
+    client_ca = merged.get("tls.client_ca_file")
+    if client_ca is not None and cert is None:
+        raise invalid(
+            "tls.client_ca_file",
+            "needs tls.cert_file and tls.key_file",
+            client_ca.raw,
+            client_ca.source,
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if cert is not None and key is not None:
+        try:
+            context.load_cert_chain(_typed(cert, str), _typed(key, str))
+        except (ssl.SSLError, OSError):
+            raise invalid(
+                "tls.cert_file",
+                f"cannot load it as a PEM certificate with the PEM private key in tls.key_file, "
+                f"which is {key.value!r} from {key.source}",
+                cert.raw,
+                cert.source,
+            ) from None
+    for name in _CA_FILES:
+        given = merged.get(name)
+        if given is None:
+            continue
+        try:
+            context.load_verify_locations(cafile=_typed(given, str))
+        except (ssl.SSLError, OSError, ValueError):
+            raise invalid(
+                name, "cannot load it as PEM CA certificates", given.raw, given.source
+            ) from None
+
+    def path(name: str) -> str | None:
+        given = merged.get(name)
+        return _typed(given, str) if given is not None else None
+
+    return TlsSettings(
+        cert_file=path("tls.cert_file"),
+        key_file=path("tls.key_file"),
+        client_ca_file=path("tls.client_ca_file"),
+        ca_file=path("tls.ca_file"),
+    )
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
@@ -124,6 +179,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             election_max.source,
         )
 
+    tls = _check_tls(merged)
     self_member = next(member for member in members if member.id == node_id)
     data_dir = merged.get("data_dir")
     grpc_port = merged.get("grpc_port")
@@ -157,4 +213,5 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             admin_password=_typed(admin_password, str) if admin_password is not None else None,
             token_ttl=_typed(merged["auth.token_ttl"], int),
         ),
+        tls=tls,
     )

@@ -25,6 +25,7 @@ __all__ = [
     "RaftSettings",
     "Settings",
     "SettingsError",
+    "TlsSettings",
 ]
 
 # The bounds of a valid value, which `checks` and the loader enforce.
@@ -86,6 +87,26 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """TLS for the HTTP API and the gRPC watch stream; paths to PEM files, all optional.
+
+    `cert_file` and `key_file` come together and turn TLS on. `client_ca_file` makes both
+    servers require a client certificate signed by it. `ca_file` is what node-to-node HTTPS
+    calls trust; None falls back to `client_ca_file`, then to the system's trust store.
+    """
+
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_ca_file: str | None = None
+    ca_file: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """True when this node serves HTTPS and gRPC over TLS."""
+        return self.cert_file is not None and self.key_file is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a node needs to start, already checked and merged from every source."""
 
@@ -98,6 +119,7 @@ class Settings:
     log_level: str = "INFO"
     grpc_port: int | None = None
     auth: AuthSettings = field(default_factory=AuthSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     @property
     def self_member(self) -> Member:

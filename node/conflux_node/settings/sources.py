@@ -30,6 +30,7 @@ from conflux_node.settings.checks import (
     accept,
     check_at_least,
     check_between,
+    check_file,
     check_host,
     check_host_port,
     check_log_level,
@@ -56,6 +57,7 @@ from conflux_node.settings.shapes import (
     RaftSettings,
     Settings,
     SettingsError,
+    TlsSettings,
 )
 
 MEMBER_SPEC = "ID@RAFTHOST:PORT@HTTPURL"
@@ -210,9 +212,46 @@ _FIELDS: tuple[_Field, ...] = (
         "seconds a login token stays valid",
         "SECONDS",
     ),
+    _Field(
+        "tls.cert_file",
+        "str",
+        check_file,
+        "CONFLUX_TLS_CERT_FILE",
+        "--tls-cert-file",
+        "PEM certificate (chain) for HTTPS and gRPC; needs --tls-key-file",
+        "PATH",
+    ),
+    _Field(
+        "tls.key_file",
+        "str",
+        check_file,
+        "CONFLUX_TLS_KEY_FILE",
+        "--tls-key-file",
+        "PEM private key of --tls-cert-file",
+        "PATH",
+    ),
+    _Field(
+        "tls.client_ca_file",
+        "str",
+        check_file,
+        "CONFLUX_TLS_CLIENT_CA_FILE",
+        "--tls-client-ca-file",
+        "PEM CA certificates; clients must present a certificate signed by one",
+        "PATH",
+    ),
+    _Field(
+        "tls.ca_file",
+        "str",
+        check_file,
+        "CONFLUX_TLS_CA_FILE",
+        "--tls-ca-file",
+        "PEM CA certificates trusted for calls to other nodes (default: --tls-client-ca-file, "
+        "else the system's)",
+        "PATH",
+    ),
 )
 _BY_KEY = {field.key: field for field in _FIELDS}
-_TABLES = ("http", "raft", "limits", "auth")
+_TABLES = ("http", "raft", "limits", "auth", "tls")
 _SECRET_TABLES = ("auth",)
 _MEMBER_KEYS = ("id", "raft", "http")
 
@@ -275,6 +314,7 @@ def defaults() -> Layer:
         ("raft.", RaftSettings),
         ("limits.", LimitSettings),
         ("auth.", AuthSettings),
+        ("tls.", TlsSettings),
     )
     for prefix, cls in sections:
         for field in fields(cls):  # type: ignore[arg-type]
