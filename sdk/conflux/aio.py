@@ -30,6 +30,7 @@ from conflux.cache import DiskCache, MemoryCache
 from conflux.poller import NOT_MODIFIED, HttpFetcher, Poller, Unreachable
 from conflux.rest import ApiError
 from conflux.snapshot import ChangeEvent, ConfigView, Snapshot, changed_keys
+from conflux.tls import StrPath, TlsFiles
 from conflux.v1 import watch_pb2
 from conflux.watcher import Backoff, Watcher
 
@@ -66,7 +67,12 @@ def _check_labels(labels: Mapping[str, str]) -> dict[str, str]:
 
 
 class AsyncConfluxClient:
-    """A live, cached view of the configs of one tenant/app/env, for asyncio code."""
+    """A live, cached view of the configs of one tenant/app/env, for asyncio code.
+
+    TLS: `https://` endpoints are verified against `ca_file` (else the system's store);
+    `cert_file`/`key_file` are the client certificate for nodes that require one. The watch
+    uses a TLS channel when `ca_file` or `cert_file` is given or an endpoint is https.
+    """
 
     def __init__(
         self,
@@ -83,6 +89,9 @@ class AsyncConfluxClient:
         grpc_endpoints: Sequence[str] | None = None,
         timeout: float = 5.0,
         backoff: Backoff | None = None,
+        ca_file: StrPath | None = None,
+        cert_file: StrPath | None = None,
+        key_file: StrPath | None = None,
     ) -> None:
         self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
         if not self.endpoints:
@@ -94,6 +103,7 @@ class AsyncConfluxClient:
         )
         self.client_id, self.labels = client_id, _check_labels(labels or {})
         self.grpc_endpoints = list(grpc_endpoints or [grpc_target(e) for e in self.endpoints])
+        tls = TlsFiles.of(ca_file, cert_file, key_file)  # a bad file fails here, by name
         self._memory = MemoryCache()
         self._disk = None if cache_dir is None else DiskCache(cache_dir, tenant, app, env)
         self._fetcher = HttpFetcher(
@@ -105,7 +115,11 @@ class AsyncConfluxClient:
             labels=self.labels,
             token=token,
             timeout=timeout,
+            ca_file=tls.ca_file,
+            cert_file=tls.cert_file,
+            key_file=tls.key_file,
         )
+        secure = tls.configured or any(e.startswith("https://") for e in self.endpoints)
         metadata = [("authorization", f"Bearer {token}")] if token else []
         self._watcher = Watcher(
             self.grpc_endpoints,
@@ -113,6 +127,7 @@ class AsyncConfluxClient:
             self._on_watch_event,
             metadata=metadata,
             backoff=backoff,
+            credentials=tls.grpc_credentials() if secure else None,
         )
         self._poller = Poller(self._fetcher, self, poll_interval) if poll_interval else None
         self._views: dict[str, ConfigView] = {}

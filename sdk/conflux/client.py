@@ -68,7 +68,8 @@ class ConfluxClient:
 
     `endpoints` are HTTP base URLs; the gRPC watch targets default to the same hosts
     with the port + 10, unless `grpc_endpoints` are given. `poll_interval=None`
-    disables the poller. Every call is thread-safe.
+    disables the poller. `ca_file`, `cert_file` and `key_file` configure TLS (see
+    `AsyncConfluxClient`). Every call is thread-safe.
     """
 
     def __init__(
@@ -85,6 +86,9 @@ class ConfluxClient:
         poll_interval: float | None = 30.0,
         grpc_endpoints: Sequence[str] | None = None,
         timeout: float = 5.0,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -108,6 +112,9 @@ class ConfluxClient:
                 poll_interval=poll_interval,
                 grpc_endpoints=grpc_endpoints,
                 timeout=timeout,
+                ca_file=ca_file,
+                cert_file=cert_file,
+                key_file=key_file,
             )
 
         try:

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from conflux.rest import ApiError, RestClient
 from conflux.snapshot import Snapshot
+from conflux.tls import StrPath
 
 log = logging.getLogger("conflux.poller")
 ABSENT_CODES = frozenset({"config_not_found", "release_not_found"})
@@ -59,10 +60,14 @@ class HttpFetcher:
         labels: Mapping[str, str] | None = None,
         token: str | None = None,
         timeout: float = 5.0,
+        ca_file: StrPath | None = None,
+        cert_file: StrPath | None = None,
+        key_file: StrPath | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("at least one endpoint is needed")
-        self._clients = [RestClient(endpoint, timeout=timeout) for endpoint in endpoints]
+        tls = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file}
+        self._clients = [RestClient(endpoint, timeout=timeout, **tls) for endpoint in endpoints]
         self._prefix = "/api/v1/fetch/" + "/".join(quote(p, safe="") for p in (tenant, app, env))
         self._query: dict[str, str] = {}
         if client_id:

@@ -3,6 +3,9 @@
 It tries the endpoints in order and moves on when one cannot be reached or answers 503
 (no leader yet, or a write whose outcome is unknown is *not* retried: only connection
 failures and 503 before the request reached a leader are).
+
+`https://` endpoints are verified against `ca_file` (else the system's store), and
+`cert_file`/`key_file` are presented to a node that requires a client certificate.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from conflux.tls import StrPath, TlsFiles
 
 
 class ApiError(Exception):
@@ -29,9 +34,20 @@ def config_path(tenant: str, app: str, env: str, name: str) -> str:
 
 
 class RestClient:
-    def __init__(self, endpoints: Sequence[str] | str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[str] | str,
+        timeout: float = 10.0,
+        *,
+        ca_file: StrPath | None = None,
+        cert_file: StrPath | None = None,
+        key_file: StrPath | None = None,
+    ) -> None:
+        """A file that cannot be loaded raises `conflux.tls.TlsError` (a ValueError) here."""
         self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
         self.timeout = timeout
+        self.tls = TlsFiles.of(ca_file, cert_file, key_file)
+        self._ssl = self.tls.ssl_context() if self.tls.configured else None
 
     def request(
         self,
@@ -51,7 +67,9 @@ class RestClient:
             for key, value in (headers or {}).items():
                 request.add_header(key, value)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                with urllib.request.urlopen(  # noqa: S310
+                    request, timeout=self.timeout, context=self._ssl
+                ) as response:
                     raw = response.read()
                     return response.status, json.loads(raw) if raw else None
             except urllib.error.HTTPError as error:

@@ -77,12 +77,15 @@ class Watcher:
         *,
         metadata: Sequence[tuple[str, str]] = (),
         backoff: Backoff | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """With `credentials` the channels are TLS (`secure_channel`), else plaintext."""
         if not targets:
             raise ValueError("at least one gRPC target is needed")
         self.targets = list(targets)
         self._request, self._on_event = request, on_event
         self._metadata = tuple(metadata)
+        self._credentials = credentials
         self._backoff = backoff or Backoff()
         self._index = 0
         self._task: asyncio.Task[None] | None = None
@@ -137,7 +140,7 @@ class Watcher:
     ) -> tuple[_Outcome, bool]:
         """Run one call to `target`; return how it ended and whether it delivered."""
         healthy = False
-        async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+        async with self._channel(target) as channel:
             stub = watch_pb2_grpc.ConfluxWatchStub(channel)
             call = stub.Watch(request, metadata=self._metadata)
             self._call = call
@@ -169,6 +172,11 @@ class Watcher:
                 self._call = None
                 if self.connected_to == target:
                     self.connected_to = None
+
+    def _channel(self, target: str) -> grpc.aio.Channel:
+        if self._credentials is None:
+            return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        return grpc.aio.secure_channel(target, self._credentials, options=CHANNEL_OPTIONS)
 
     @staticmethod
     def _log_failure(target: str, error: grpc.aio.AioRpcError, failing: bool) -> None:

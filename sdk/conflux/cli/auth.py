@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from conflux.cli.context import get_ctx, global_options
+from conflux.cli.context import get_ctx, global_options, tls_files, tls_usage_errors
 from conflux.cli.errors import CliError, Exit
 from conflux.cli.settings import remove_token_file, token_file_path, write_token_file
 from conflux.rest import RestClient
@@ -61,9 +61,8 @@ def login(username: str | None, password_stdin: bool) -> None:
     password = read_password(password_stdin)
     settings = ctx.settings
     # The login request carries no credential: a stale stored token has no say in it.
-    answer: dict[str, Any] = RestClient(list(settings.endpoints)).post(
-        LOGIN, {"username": username, "password": password}
-    )
+    client = tls_usage_errors(lambda: RestClient(list(settings.endpoints), **tls_files(settings)))
+    answer: dict[str, Any] = client.post(LOGIN, {"username": username, "password": password})
     del password
     token, expires_at = answer.get("token"), answer.get("expires_at")
     if not isinstance(token, str) or not token:

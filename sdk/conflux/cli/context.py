@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypedDict, TypeVar, Unpack, cast
 
 import click
 
 from conflux.cli.output import Format, Output
 from conflux.cli.settings import Settings, SettingsError, resolve
 from conflux.rest import RestClient, config_path
+from conflux.tls import TlsError
 
 DEFAULT_TIMEOUT = 10.0
+_C = TypeVar("_C")
 
 
 class TokenRestClient(RestClient):
     """`RestClient` that sends `Authorization: Bearer <token>` with every request."""
 
-    def __init__(self, endpoints: list[str], token: str | None, timeout: float) -> None:
-        super().__init__(endpoints, timeout=timeout)
+    def __init__(
+        self, endpoints: list[str], token: str | None, timeout: float, **tls: Unpack[TlsOptions]
+    ) -> None:
+        super().__init__(endpoints, timeout=timeout, **tls)
         self.token = token
 
     def request(
@@ -59,7 +63,11 @@ class CliContext:
 
     def client(self, timeout: float = DEFAULT_TIMEOUT) -> TokenRestClient:
         settings = self.settings
-        return TokenRestClient(list(settings.endpoints), settings.token, timeout)
+        return tls_usage_errors(
+            lambda: TokenRestClient(
+                list(settings.endpoints), settings.token, timeout, **tls_files(settings)
+            )
+        )
 
     def scope(self) -> tuple[str, str, str]:
         try:
@@ -69,6 +77,28 @@ class CliContext:
 
     def config_path(self, name: str) -> str:
         return config_path(*self.scope(), name)
+
+
+class TlsOptions(TypedDict):
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
+
+
+def tls_files(settings: Settings) -> TlsOptions:
+    return {
+        "ca_file": settings.ca_file,
+        "cert_file": settings.cert_file,
+        "key_file": settings.key_file,
+    }
+
+
+def tls_usage_errors(build: Callable[[], _C]) -> _C:
+    """Run `build`; a TLS file that cannot be loaded is a usage error (exit 2)."""
+    try:
+        return build()
+    except TlsError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def get_ctx() -> CliContext:
@@ -114,6 +144,24 @@ def global_options(func: Any) -> Any:
         click.option("--app", metavar="NAME", help="Application. [env CONFLUX_APP]", **common),
         click.option("--env", metavar="NAME", help="Environment. [env CONFLUX_ENV]", **common),
         click.option("--token", metavar="TOKEN", help="API token. [env CONFLUX_TOKEN]", **common),
+        click.option(
+            "--ca-file",
+            metavar="FILE",
+            help="CA certificate (PEM) to verify https nodes with. [env CONFLUX_CA_FILE]",
+            **common,
+        ),
+        click.option(
+            "--cert-file",
+            metavar="FILE",
+            help="Client certificate (PEM), for nodes that require one. [env CONFLUX_CERT_FILE]",
+            **common,
+        ),
+        click.option(
+            "--key-file",
+            metavar="FILE",
+            help="Private key of the client certificate (PEM). [env CONFLUX_KEY_FILE]",
+            **common,
+        ),
         click.option(
             "--config",
             "config",

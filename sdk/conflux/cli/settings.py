@@ -4,7 +4,8 @@ Precedence, per key: a command-line flag wins over a `CONFLUX_*` environment var
 which wins over `~/.config/conflux/config.toml` (or the file named by `--config` /
 `CONFLUX_CONFIG_FILE`), which wins over the default endpoint `http://127.0.0.1:7081`.
 The token has one more, last source: the file `conflux auth login` writes,
-`~/.config/conflux/token` (mode 0600, in a 0700 directory).
+`~/.config/conflux/token` (mode 0600, in a 0700 directory). The TLS files (`ca_file`,
+`cert_file`, `key_file`) follow the same precedence; a leading `~` is expanded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:7081"
-KEYS = ("endpoints", "tenant", "app", "env", "token")
+KEYS = ("endpoints", "tenant", "app", "env", "token", "ca_file", "cert_file", "key_file")
+TLS_KEYS = ("ca_file", "cert_file", "key_file")
 SCOPE_KEYS = ("tenant", "app", "env")
 
 
@@ -33,6 +35,9 @@ class Settings:
     app: str | None = None
     env: str | None = None
     token: str | None = None
+    ca_file: str | None = None  # TLS: the CA that signed the nodes' certificates
+    cert_file: str | None = None  # TLS: client certificate, for nodes that require one
+    key_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> "flag" | "env" | path
 
     def scope(self) -> tuple[str, str, str]:
@@ -151,8 +156,9 @@ def resolve(
 ) -> Settings:
     """Merge flags (None / empty = not given), the environment and the config file.
 
-    `flags` may hold `endpoints` (a sequence), `tenant`, `app`, `env`, `token` and
-    `config` (the config file path). The token falls back to the stored token file.
+    `flags` may hold `endpoints` (a sequence), `tenant`, `app`, `env`, `token`, `ca_file`,
+    `cert_file`, `key_file` and `config` (the config file path). The token falls back to
+    the stored token file.
     """
     environ = os.environ if environ is None else environ
     explicit_path = flags.get("config") or environ.get("CONFLUX_CONFIG_FILE")
@@ -184,5 +190,6 @@ def resolve(
         app=values.get("app"),
         env=values.get("env"),
         token=values.get("token"),
+        **{key: str(Path(values[key]).expanduser()) for key in TLS_KEYS if key in values},
         sources=sources,
     )
