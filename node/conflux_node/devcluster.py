@@ -60,7 +60,7 @@ class LocalCluster:
     env: dict[str, str] = field(default_factory=dict)
     nodes: list[NodeProc] = field(default_factory=list)
     # Set when extra_args turn TLS on (--tls-cert-file ...): URLs become https:// and
-    # `get` trusts this CA. A server requiring client certificates is not supported here.
+    # `get` trusts this CA. Its helpers present no client certificate.
     ca_file: Path | None = None
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ text config has no keys: `get_string(None)` or `.raw` gives the whole content.
 
 from __future__ import annotations
 
+import abc
 import copy
 import datetime as dt
 import enum
@@ -104,7 +105,7 @@ def _as_bool(value: Any) -> bool:
     raise TypeError
 
 
-class Getters:
+class Getters(abc.ABC):
     """Typed reads over whatever `_snapshot()` currently is; shared by snapshots and views.
 
     A missing key gives `default`, or raises `ConfigKeyError` when none was given. A
@@ -113,8 +114,9 @@ class Getters:
 
     name: str
 
+    @abc.abstractmethod
     def _snapshot(self) -> Snapshot | None:
-        raise NotImplementedError
+        """The snapshot the getters read: fixed for a Snapshot, current for a view."""
 
     def _read(
         self, key: str | None, default: Any, expected: str, convert: Callable[[Any], Any]

@@ -169,7 +169,7 @@ class _ReadOnlyAdapter(Adapter):  # type: ignore[misc]  # casbin is untyped
         model["g"]["g"].policy.extend(list(rule) for rule in self._rules.groupings)
 
     def _refuse(self, *_: Any) -> None:
-        raise NotImplementedError("the policy changes only through replicated commands")
+        raise PermissionError("the policy changes only through replicated commands")
 
     save_policy = add_policy = remove_policy = remove_filtered_policy = _refuse
     add_policies = remove_policies = _refuse
