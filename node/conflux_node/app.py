@@ -45,6 +45,7 @@ def build_raft_options(settings: Settings) -> RaftOptions:
         election_max=raft.election_max,
         compaction_min_entries=raft.compaction_min_entries,
         compaction_min_seconds=raft.compaction_min_seconds,
+        secret=raft.secret,
     )
 
 

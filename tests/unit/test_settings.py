@@ -1029,3 +1029,20 @@ def test_tls_ca_files_must_load(tmp_path: pathlib.Path, flag: str, key: str) -> 
         f"invalid setting {key}: cannot load it as PEM CA certificates "
         f"(got {pem['junk']!r} from flag {flag})"
     )
+
+
+def test_raft_secret_from_env_is_kept_out_of_repr() -> None:
+    secret = "a-shared-raft-secret-1234"
+    settings = load(MINIMAL, {"CONFLUX_RAFT_SECRET": secret})
+    assert settings.raft.secret == secret
+    assert secret not in repr(settings)
+    assert load(MINIMAL).raft.secret is None
+
+
+def test_raft_secret_too_short_is_refused_without_quoting_it() -> None:
+    with pytest.raises(SettingsError) as info:
+        load([*MINIMAL, "--raft-secret", "tiny-secret"])
+    assert str(info.value) == (
+        "invalid setting raft.secret: must be 16 to 1024 characters long "
+        "(got [hidden] from flag --raft-secret)"
+    )

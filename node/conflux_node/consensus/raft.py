@@ -46,6 +46,7 @@ class RaftOptions:
     election_max: float = 1.4
     compaction_min_entries: int = 5000
     compaction_min_seconds: int = 300
+    secret: str | None = None  # pysyncobj encrypts every Raft message with it when set
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class RaftNode(SyncObj):  # type: ignore[misc]
             commandsWaitLeader=False,
             dynamicMembershipChange=True,
             connectionRetryTime=0.5,
+            password=options.secret,
         )
         with _CONSTRUCT_LOCK:
             original = pso.createJournal

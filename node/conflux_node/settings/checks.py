@@ -150,6 +150,17 @@ def check_secret_text(limit: int) -> Callable[[str], str]:
     return check
 
 
+def check_raft_secret(value: str) -> str:
+    """A shared secret for Raft traffic: long enough to resist guessing."""
+    if not MIN_RAFT_SECRET_CHARS <= len(value) <= MAX_RAFT_SECRET_CHARS:
+        raise Problem(f"must be {MIN_RAFT_SECRET_CHARS} to {MAX_RAFT_SECRET_CHARS} characters long")
+    return value
+
+
+MIN_RAFT_SECRET_CHARS = 16
+MAX_RAFT_SECRET_CHARS = 1024
+
+
 def accept(value: object) -> object:
     return value
 

@@ -185,6 +185,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     grpc_port = merged.get("grpc_port")
     admin_password = merged.get("auth.admin_password")
     raft_address = merged.get("raft.address")
+    raft_secret = merged.get("raft.secret")
     return Settings(
         node_id=node_id,
         data_dir=pathlib.Path(
@@ -201,6 +202,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             election_max=_typed(election_max, float),
             compaction_min_entries=_typed(merged["raft.compaction_min_entries"], int),
             compaction_min_seconds=_typed(merged["raft.compaction_min_seconds"], int),
+            secret=_typed(raft_secret, str) if raft_secret is not None else None,
         ),
         members=tuple(members),
         limits=LimitSettings(

@@ -64,6 +64,7 @@ class RaftSettings:
     election_max: float = 1.4
     compaction_min_entries: int = 50000
     compaction_min_seconds: int = 300
+    secret: str | None = field(default=None, repr=False)  # encrypts Raft traffic when set
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from conflux_node.settings.checks import (
     check_path,
     check_port,
     check_positive,
+    check_raft_secret,
     check_secret_text,
     check_url,
     convert,
@@ -138,6 +139,17 @@ _FIELDS: tuple[_Field, ...] = (
         "HOST:PORT",
     ),
     _Field("raft.fsync", "bool", accept, "CONFLUX_RAFT_FSYNC", None, ""),
+    _Field(
+        "raft.secret",
+        "str",
+        check_raft_secret,
+        "CONFLUX_RAFT_SECRET",
+        "--raft-secret",
+        "shared secret that encrypts Raft traffic between the nodes (the same on every "
+        "member); prefer the variable, flags show in the process list",
+        "SECRET",
+        secret=True,
+    ),
     _Field(
         "raft.election_min",
         "float",
