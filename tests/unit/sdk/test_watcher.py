@@ -39,7 +39,7 @@ async def test_initial_update_then_later_one(node: Node) -> None:
     async with client:
         client.on_change(events.append)
         db = await client.config("db")
-        await wait_until(lambda: db.available)
+        await wait_until(lambda: db.available and len(events) == 1)  # listeners run async
         assert node.center.requests[0].configs[0].sha256 == ""
         assert db.get_int("a") == 1 and len(events) == 1
         node.center.publish("db", '{"a": 2}')
@@ -78,6 +78,7 @@ async def test_fails_over_and_reconnects_sending_what_it_holds(node: Node) -> No
             reconnect = node.center.requests[before]
             assert [(h.config.name, h.sha256) for h in reconnect.configs] == [("db", held_sha)]
             assert client.connected_to == f"127.0.0.1:{spare_port}"
+            await wait_until(lambda: len(events) == 2)  # listeners run after the apply
             assert [e.new.version for e in events if e.new] == [2, 3]
             node.center.publish("db", '{"a": 4}')  # and the new stream keeps delivering
             await wait_until(lambda: db.get_int("a") == 4)
