@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from aiohttp.test_utils import TestServer
 from click.testing import CliRunner, Result
 
 from conflux.cli.main import cli
+from conflux_node.storage.memory import MemoryStore
 from tests.unit.api.conftest import make_app
 
 
@@ -39,14 +41,22 @@ async def _record_auth(request: web.Request, handler: Any) -> web.StreamResponse
     return response
 
 
-@pytest.fixture
-def node() -> Iterator[Node]:
+StoreFactory = Callable[[], Awaitable[MemoryStore]]
+
+
+async def _empty_store() -> MemoryStore:
+    return MemoryStore()
+
+
+@contextmanager
+def serve_node(make_store: StoreFactory = _empty_store) -> Iterator[Node]:
+    """Serve the real app over the store `make_store` prepares, on its own loop thread."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder: dict[str, Any] = {}
 
     async def start() -> None:
-        app = make_app()
+        app = make_app(store=await make_store())
         recorder: list[str | None] = []
         app[RECORDER] = recorder
         app.middlewares.append(_record_auth)
@@ -63,7 +73,7 @@ def node() -> Iterator[Node]:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    assert started.wait(10), "in-process node did not start"
+    assert started.wait(30), "in-process node did not start"
     try:
         yield Node(holder["url"], loop, holder["recorder"])
     finally:
@@ -71,6 +81,12 @@ def node() -> Iterator[Node]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@pytest.fixture
+def node() -> Iterator[Node]:
+    with serve_node() as served:
+        yield served
 
 
 @dataclass

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 import conflux.cli.auth as cli_auth
 from conflux.cli.settings import resolve, token_file_path
@@ -20,48 +17,23 @@ from conflux_node.consensus.bridge import LocalProposer
 from conflux_node.consensus.machine import StateMachine
 from conflux_node.service.bootstrap import bootstrap_once
 from conflux_node.storage.memory import MemoryStore
-from tests.unit.api.conftest import make_app
-from tests.unit.cli.conftest import RECORDER, Cli, Node, _record_auth
+from tests.unit.cli.conftest import Cli, Node, serve_node
 
 ADMIN_PASSWORD = "Adm1n-Pa55-for-cli-tests"
 BOB_PASSWORD = "b0b-S3cret-cli-pass"
 
 
+async def bootstrapped_store() -> MemoryStore:
+    store = MemoryStore()
+    assert await bootstrap_once(store, LocalProposer(StateMachine(store)), ADMIN_PASSWORD)
+    return store
+
+
 @pytest.fixture
 def node() -> Iterator[Node]:
     """The conftest node, but bootstrapped: user `admin` and the token signing key exist."""
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def start() -> None:
-        store = MemoryStore()
-        assert await bootstrap_once(store, LocalProposer(StateMachine(store)), ADMIN_PASSWORD)
-        app = make_app(store=store)
-        recorder: list[str | None] = []
-        app[RECORDER] = recorder
-        app.middlewares.append(_record_auth)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        holder["server"], holder["recorder"] = server, recorder
-        holder["url"] = str(server.make_url("")).rstrip("/")
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(30), "in-process node did not start"
-    try:
-        yield Node(holder["url"], loop, holder["recorder"])
-    finally:
-        asyncio.run_coroutine_threadsafe(holder["server"].close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    with serve_node(bootstrapped_store) as served:
+        yield served
 
 
 def token_file(run: Cli) -> Path:
