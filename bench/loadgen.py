@@ -9,6 +9,8 @@ content round-robin over `--configs` configs. Prints one JSON line:
 counts cover the measured window only; non-2xx answers and exceptions are errors.
 Being Python, it costs far more CPU per request than wrk, so on a small machine it
 takes a bigger share of the cores away from the system under test.
+
+With CONFLUX_BENCH_TOKEN set, every request carries `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 
 import aiohttp
@@ -74,7 +77,11 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
     stats = Stats()
     connector = aiohttp.TCPConnector(limit=args.connections)
     timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    token = os.environ.get("CONFLUX_BENCH_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers=headers
+    ) as session:
         tasks = [
             asyncio.create_task(worker(session, args, i, stats)) for i in range(args.connections)
         ]

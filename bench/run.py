@@ -9,6 +9,11 @@ streams on one node (bench/watch.py). Figures are printed as a table and written
 bench/results/latest.json. Nothing is asserted: targets are printed next to the
 figures for comparison.
 
+Every request to Conflux goes as the cluster's `admin` (LocalCluster's dev password):
+the orchestrator logs in, creates the tenant `bench` and hands the token to the load
+generators in the environment variable CONFLUX_BENCH_TOKEN (wrk's Lua scripts and
+bench/loadgen.py send it as `Authorization: Bearer <token>`).
+
 Ports: Conflux raft 7371-7373, http 7381-7383 and gRPC 7361-7363, bare aiohttp 7390,
 pysyncobj 7391-7393 (clear of `make run` on 7071-7093). Data goes to a temporary
 directory that is removed at the end; every process started here is stopped on exit
@@ -37,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conflux.rest import RestClient, config_path
+from conflux.rest import ApiError, RestClient, config_path
 from conflux_node.devcluster import LocalCluster, NodeProc
 
 BENCH = Path(__file__).resolve().parent
@@ -51,6 +56,8 @@ CONFIGS = 16  # bench/app/prod/cfg00 .. cfg15
 CONTENT = '{{"feature": true, "pool": 10, "name": "cfg{:02d}"}}'
 
 TARGETS = {"writes_rps": 3000, "writes_p99_ms": 50, "fetch_rps": 8000}
+TENANT = "bench"
+TOKEN_ENV = "CONFLUX_BENCH_TOKEN"  # how the load generators get the admin token
 
 Result = dict[str, Any]
 
@@ -138,9 +145,21 @@ def wait_http(url: str, timeout: float = 20) -> None:
             time.sleep(0.1)
 
 
-def run_child(cmd: list[str], timeout: float, cwd: Path = REPO) -> str:
+def token_env(token: str | None) -> dict[str, str]:
+    """This process's environment, with TOKEN_ENV set to `token` (or unset for None)."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    if token:
+        env[TOKEN_ENV] = token
+    return env
+
+
+def run_child(
+    cmd: list[str], timeout: float, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> str:
     """Run a child to completion and return its stdout; it is killed on any exit path."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
@@ -188,22 +207,32 @@ class LoadGen:
             return f"{version} ({self.threads} threads, {self.connections} connections)"
         return f"bench/loadgen.py (aiohttp, {self.connections} connections)"
 
-    def run(self, kind: str, url: str, warmup: int, duration: int, probe: CpuProbe) -> Result:
+    def run(
+        self,
+        kind: str,
+        url: str,
+        warmup: int,
+        duration: int,
+        probe: CpuProbe,
+        token: str | None = None,
+    ) -> Result:
         """`kind` is write or fetch; `probe` brackets the measured run (with the aiohttp
-        fallback, warm-up and measurement are one process, so it brackets both)."""
+        fallback, warm-up and measurement are one process, so it brackets both); every
+        request carries `Authorization: Bearer <token>` when a token is given."""
         nonce = uuid.uuid4().hex[:8]
+        env = token_env(token)
         if not self.wrk:
             probe.start()
-            result = self._aiohttp(kind, url, warmup, duration, nonce)
+            result = self._aiohttp(kind, url, warmup, duration, nonce, env)
         else:
-            warm = self._wrk(kind, url, warmup, nonce + "w") if warmup > 0 else {"ok": 0}
+            warm = self._wrk(kind, url, warmup, nonce + "w", env) if warmup > 0 else {"ok": 0}
             probe.start()
-            result = self._wrk(kind, url, duration, nonce)
+            result = self._wrk(kind, url, duration, nonce, env)
             result["warmup_ok"] = warm["ok"]
         result["cpu_pct"] = probe.stop()
         return result
 
-    def _wrk(self, kind: str, url: str, seconds: int, nonce: str) -> Result:
+    def _wrk(self, kind: str, url: str, seconds: int, nonce: str, env: dict[str, str]) -> Result:
         assert self.wrk is not None
         cmd = [
             self.wrk,
@@ -215,7 +244,7 @@ class LoadGen:
             url,
             "--", nonce, str(CONFIGS),
         ]  # fmt: skip
-        out = run_child(cmd, timeout=seconds + 60)
+        out = run_child(cmd, timeout=seconds + 60, env=env)
         line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
         if line is None:
             raise RuntimeError(f"wrk printed no BENCH_JSON line:\n{out[-800:]}")
@@ -238,7 +267,9 @@ class LoadGen:
             "timeouts": raw["timeouts"],
         }
 
-    def _aiohttp(self, kind: str, url: str, warmup: int, duration: int, nonce: str) -> Result:
+    def _aiohttp(
+        self, kind: str, url: str, warmup: int, duration: int, nonce: str, env: dict[str, str]
+    ) -> Result:
         cmd = [
             sys.executable, "-m", "bench.loadgen", kind, url,
             "--connections", str(self.connections),
@@ -247,7 +278,7 @@ class LoadGen:
             "--configs", str(CONFIGS),
             "--nonce", nonce,
         ]  # fmt: skip
-        result: Result = json.loads(run_child(cmd, timeout=warmup + duration + 60))
+        result: Result = json.loads(run_child(cmd, timeout=warmup + duration + 60, env=env))
         result["warmup_ok"] = None  # not counted separately by bench/loadgen.py
         return result
 
@@ -256,11 +287,21 @@ class LoadGen:
 
 
 def coords(i: int) -> str:
-    return config_path("bench", "app", "prod", f"cfg{i:02d}")
+    return config_path(TENANT, "app", "prod", f"cfg{i:02d}")
+
+
+def ensure_tenant(client: RestClient, name: str = TENANT) -> None:
+    """Create tenant `name` (as the admin) unless it exists."""
+    try:
+        client.post("/api/v1/tenants", {"name": name})
+    except ApiError as error:
+        if error.status != 409:  # 409: it exists already
+            raise
 
 
 def seed(client: RestClient) -> None:
-    """16 JSON configs, each with one version released as the default."""
+    """Tenant `bench` and 16 JSON configs, each with one version released as the default."""
+    ensure_tenant(client)
     for i in range(CONFIGS):
         client.put(coords(i), {"format": "json"})
         version = client.post(coords(i) + "/versions", {"content": CONTENT.format(i)})
@@ -295,7 +336,8 @@ def conflux_phase(
         cluster.wait_ready(timeout=60)
         leader = cluster.leader()
         follower = next(n for n in cluster.nodes if n is not leader)
-        client = RestClient([leader.url])
+        client = cluster.client(leader, timeout=10)  # sends the admin token
+        token = cluster.token()
         seed(client)
 
         def probe() -> CpuProbe:
@@ -310,7 +352,7 @@ def conflux_phase(
         def writes(target: NodeProc, name: str) -> None:
             before = versions_total(client)
             log(f"writes -> {target.id} ({name}, {mode}): {warmup}s warm-up + {duration}s")
-            result = loadgen.run("write", target.url, warmup, duration, probe())
+            result = loadgen.run("write", target.url, warmup, duration, probe(), token)
             time.sleep(0.5)  # requests cut off when the load generator stopped
             result["node"] = target.id
             result["leader_before"] = leader.id
@@ -322,7 +364,7 @@ def conflux_phase(
         if full:
             writes(follower, "follower")
             log(f"fetch -> {follower.id} (follower): {warmup}s warm-up + {duration}s")
-            result = loadgen.run("fetch", follower.url, warmup, duration, probe())
+            result = loadgen.run("fetch", follower.url, warmup, duration, probe(), token)
             result["node"] = follower.id
             out["conflux_fetch"] = result
     finally:

@@ -44,9 +44,11 @@ from bench.run import (
     CpuProbe,
     Result,
     code_version,
+    ensure_tenant,
     fmt,
     log,
     require_free,
+    token_env,
 )
 from conflux.rest import RestClient, config_path
 from conflux_node.devcluster import LocalCluster, NodeProc
@@ -77,7 +79,10 @@ def percentile(ordered: list[float], p: float) -> float:
 class LoadProc:
     """One bench/watch_load.py process; its stdout lines arrive on a queue."""
 
-    def __init__(self, target: str, streams: int, per_channel: int, prefix: str) -> None:
+    def __init__(
+        self, target: str, streams: int, per_channel: int, prefix: str, token: str | None = None
+    ) -> None:
+        """`token` reaches the process in CONFLUX_BENCH_TOKEN; its streams send it."""
         cmd = [
             sys.executable, "-m", "bench.watch_load",
             "--target", target,
@@ -89,6 +94,7 @@ class LoadProc:
         self.proc = subprocess.Popen(
             cmd,
             cwd=REPO,
+            env=token_env(token),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -152,6 +158,7 @@ def scenario(
     procs: int,
     per_channel: int,
     pause: float,
+    token: str | None = None,
 ) -> Result:
     assert node.process is not None
     pid = node.process.pid
@@ -160,7 +167,8 @@ def scenario(
     log(f"watch: {watchers} streams on {node.id} (follower) from {procs} processes")
     shares = [watchers // procs + (1 if i < watchers % procs else 0) for i in range(procs)]
     loads = [
-        LoadProc(node.grpc_target, share, per_channel, f"p{i}w") for i, share in enumerate(shares)
+        LoadProc(node.grpc_target, share, per_channel, f"p{i}w", token)
+        for i, share in enumerate(shares)
     ]
     try:
         opened = time.monotonic()
@@ -291,13 +299,15 @@ def watch_phase(
         cluster.wait_ready(timeout=60)
         leader = cluster.leader()
         followers = [n for n in cluster.nodes if n is not leader]
-        client = RestClient([leader.url])
+        client = cluster.client(leader, timeout=10)  # sends the admin token
+        token = cluster.token()
+        ensure_tenant(client, CONFIG[0])
         path = config_path(*CONFIG)
         client.put(path, {"format": "json"})
         v1, v2 = (int(client.post(path + "/versions", {"content": c})["version"]) for c in CONTENTS)
         revision = client.put(path + "/release", {"default_version": v1})["revision"]
         for follower in followers:  # wait until the followers serve the release
-            reader = RestClient([follower.url])
+            reader = cluster.client(follower, timeout=10)
             deadline = time.monotonic() + 10
             while reader.get(path).get("release_revision") != revision:
                 if time.monotonic() > deadline:
@@ -307,7 +317,7 @@ def watch_phase(
             node = followers[i % len(followers)]
             others = [x for x in cluster.nodes if x is not node]
             out[f"watch_{n}"] = scenario(
-                client, node, others, (v1, v2), n, changes, procs, per_channel, pause
+                client, node, others, (v1, v2), n, changes, procs, per_channel, pause, token
             )
     finally:
         cluster.stop()

@@ -10,6 +10,7 @@ Talks to the orchestrator over stdin/stdout, one line each:
   in  `STOP`                      cancel the streams, close the channels, then
   out `RESULT <json>`             {"recv": {revision: [receive time, ...]}, ...}
 Receive times are `time.time()` taken as each event comes out of the stream.
+With CONFLUX_BENCH_TOKEN set, every stream sends `authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -26,6 +28,8 @@ import grpc
 from conflux.v1 import watch_pb2, watch_pb2_grpc
 
 STALE_SHA = "0" * 64
+TOKEN = os.environ.get("CONFLUX_BENCH_TOKEN")
+METADATA = (("authorization", f"Bearer {TOKEN}"),) if TOKEN else None
 
 
 def say(line: str) -> None:
@@ -55,7 +59,7 @@ class Load:
     async def stream(self, stub: watch_pb2_grpc.ConfluxWatchStub, request: object) -> None:
         first = True
         try:
-            async for event in stub.Watch(request):
+            async for event in stub.Watch(request, metadata=METADATA):
                 now = time.time()
                 if first:
                     first = False

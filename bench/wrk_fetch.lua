@@ -1,6 +1,7 @@
 -- wrk script: GET /api/v1/fetch/... round-robin over N released configs.
 --
 -- wrk -s wrk_fetch.lua URL -- <nonce> <configs> <path prefix>
+-- With CONFLUX_BENCH_TOKEN set, every request carries `Authorization: Bearer <token>`.
 
 local threads = {}
 local counter = 0
@@ -12,6 +13,10 @@ function setup(thread)
 end
 
 function init(args)
+  local token = os.getenv("CONFLUX_BENCH_TOKEN")
+  if token and token ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
   local configs = tonumber(args[2] or "16")
   local prefix = args[3] or "/api/v1/fetch/bench/app/prod/cfg"
   for i = 0, configs - 1 do

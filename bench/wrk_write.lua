@@ -1,6 +1,7 @@
 -- wrk script: create a new version on each request, round-robin over N configs.
 --
 -- wrk -s wrk_write.lua URL -- <nonce> <configs> <path prefix>
+-- With CONFLUX_BENCH_TOKEN set, every request carries `Authorization: Bearer <token>`.
 -- Every body is distinct (nonce, thread id, per-thread counter), so the node never
 -- answers "same content as the latest version": each 201 is a version really created.
 
@@ -14,6 +15,10 @@ function setup(thread)
 end
 
 function init(args)
+  local token = os.getenv("CONFLUX_BENCH_TOKEN")
+  if token and token ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
   nonce = args[1] or "run"
   configs = tonumber(args[2] or "16")
   prefix = args[3] or "/api/v1/configs/bench/app/prod/cfg"

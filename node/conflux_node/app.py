@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 
-import grpc
 from aiohttp import web
 
-from conflux_node.api.grpc_watch import start_grpc
+from conflux_node.api.grpc_watch import GrpcEdge, start_grpc
 from conflux_node.api.server import build_app
 from conflux_node.consensus.bridge import RaftProposer
 from conflux_node.consensus.machine import StateMachine
 from conflux_node.consensus.raft import RaftNode, RaftOptions
+from conflux_node.service.access import AccessControl
 from conflux_node.service.bootstrap import run_bootstrap
 from conflux_node.service.cluster import ClusterInfo, MemberInfo
 from conflux_node.service.identity import IdentityAdmin
@@ -49,17 +50,43 @@ def build_raft_options(settings: Settings) -> RaftOptions:
     )
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name or a wildcard such as 0.0.0.0: reachable from elsewhere
+
+
+def exposure_warnings(settings: Settings) -> list[str]:
+    """What an operator should hear about plain-text exposure (TLS and the Raft secret
+    stay optional, as in etcd and Consul, but never silently off beyond loopback)."""
+    warnings = []
+    if not settings.tls.enabled and not _loopback(settings.http.host):
+        warnings.append(
+            f"serving plain HTTP and gRPC on {settings.http.host}: tokens and keys cross the "
+            "network in the clear; set tls.cert_file and tls.key_file"
+        )
+    raft_hosts = [m.raft.rpartition(":")[0] for m in settings.members]
+    if settings.raft.secret is None and not all(_loopback(h) for h in raft_hosts):
+        warnings.append("Raft traffic between members is not encrypted; set raft.secret")
+    return warnings
+
+
 class Node:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store: RocksStore | None = None
         self.raft: RaftNode | None = None
         self._runner: web.AppRunner | None = None
-        self._grpc: grpc.aio.Server | None = None
+        self._grpc: GrpcEdge | None = None
         self._bootstrap: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         s = self.settings
+        for warning in exposure_warnings(s):
+            log.warning("%s", warning)
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = RocksStore(s.data_dir / "db")
         reads = ConfigReads(self.store)
@@ -72,6 +99,8 @@ class Node:
         members = tuple(MemberInfo(m.id, m.raft, m.http) for m in s.members)
         cluster = ClusterInfo(s.node_id, members, self.raft)
         proposer = RaftProposer(self.raft, s.limits.request_timeout)
+        sessions = Sessions(self.store, token_ttl=s.auth.token_ttl)
+        access = AccessControl(self.store, sessions, proposer)
         app = build_app(
             ConfigWrites(reads, proposer, max_content_bytes=s.limits.max_content_bytes),
             reads,
@@ -80,15 +109,19 @@ class Node:
             max_content_bytes=s.limits.max_content_bytes,
             hub=hub,
             identity=IdentityAdmin(self.store, proposer),
-            sessions=Sessions(self.store, token_ttl=s.auth.token_ttl),
+            sessions=sessions,
+            access=access,
             peer_ssl=client_context(s.tls),
+            metrics_open=s.auth.metrics_open,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = server_context(s.tls)
         await web.TCPSite(self._runner, s.http.host, s.http.port, ssl_context=context).start()
         if s.grpc_port is not None:
-            self._grpc = await start_grpc(hub, s.http.host, s.grpc_port, grpc_credentials(s.tls))
+            self._grpc = await start_grpc(
+                hub, access, s.http.host, s.grpc_port, grpc_credentials(s.tls)
+            )
         raft = self.raft
         self._bootstrap = asyncio.create_task(
             run_bootstrap(

@@ -3,6 +3,11 @@
 `make run` uses it to start three nodes, the integration tests use it to kill and
 restart them, and the benchmark uses it as the system under test. Each node is a
 separate OS process with its own data directory, talking Raft over TCP.
+
+Every node gets `admin_password` as CONFLUX_ADMIN_PASSWORD, so the leader bootstraps the
+user `admin` with it; `token()` logs that admin in and `client()` is a `RestClient` that
+sends the token. `get()` stays unauthenticated, for the open routes (/health, /ready,
+/metrics, /api/v1/cluster/self).
 """
 
 from __future__ import annotations
@@ -19,6 +24,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from conflux.rest import ApiError, RestClient
+
+# The admin password of a LocalCluster unless told otherwise: for tests and benchmarks on
+# 127.0.0.1 only (`make run` generates its own).
+DEV_ADMIN_PASSWORD = "it-admin-password-0123"  # noqa: S105 - a local dev default
+ADMIN_USER = "admin"
+# A well-formed JWT that no node signed: `whoami` answers 503 with it until the cluster is
+# bootstrapped (no signing key yet), 401 after. Probing with it costs no login attempt.
+_PROBE_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwcm9iZSJ9.cHJvYmU"  # noqa: S105
+_LOGIN_401_TRIES = 3  # the node allows 5 failed logins a minute per user and IP
 
 
 @dataclass
@@ -62,6 +78,10 @@ class LocalCluster:
     # Set when extra_args turn TLS on (--tls-cert-file ...): URLs become https:// and
     # `get` trusts this CA. Its helpers present no client certificate.
     ca_file: Path | None = None
+    # Handed to every node as CONFLUX_ADMIN_PASSWORD; a CONFLUX_ADMIN_PASSWORD in `env`
+    # wins over it (see `password`).
+    admin_password: str = DEV_ADMIN_PASSWORD
+    _token: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.nodes = [
@@ -99,7 +119,7 @@ class LocalCluster:
             self.command(node),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, "CONFLUX_ADMIN_PASSWORD": self.password},
             start_new_session=True,  # Ctrl-C in a terminal reaches us, not the nodes
         )
         log.close()
@@ -132,6 +152,76 @@ class LocalCluster:
         url = node.url + path
         with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310
             return json.loads(response.read())
+
+    @property
+    def password(self) -> str:
+        """The nodes' admin password: `env`'s CONFLUX_ADMIN_PASSWORD, else `admin_password`."""
+        return self.env.get("CONFLUX_ADMIN_PASSWORD", self.admin_password)
+
+    def rest(self, *nodes: NodeProc, timeout: float = 5, token: str | None = None) -> RestClient:
+        """A `RestClient` for `nodes` (default: all) trusting `ca_file`; no token unless given."""
+        urls = [n.url for n in (nodes or self.nodes)]
+        return RestClient(urls, timeout=timeout, ca_file=self.ca_file, token=token)
+
+    def token(self, timeout: float = 30, *, refresh: bool = False) -> str:
+        """The admin's session token: logged in on any ready node once, then cached.
+
+        Retries while nodes are unreachable, have no leader or are not bootstrapped yet
+        (503). A 401 from a bootstrapped node is retried a couple of times only: failed
+        logins are rate-limited, and a wrong password will not get better.
+        """
+        if self._token is not None and not refresh:
+            return self._token
+        deadline = time.monotonic() + timeout
+        body = {"username": ADMIN_USER, "password": self.password}
+        last: Exception | None = None
+        refused = 0
+        while True:
+            for node in [n for n in self.nodes if n.running]:
+                if not self.is_bootstrapped(node):
+                    continue
+                try:
+                    answer = self.rest(node, timeout=5).post("/api/v1/auth/login", body)
+                except ApiError as error:
+                    last = error
+                    if error.status == 401:
+                        refused += 1
+                        if refused >= _LOGIN_401_TRIES:
+                            raise PermissionError(
+                                f"admin login refused by {node.id}: {error}; is "
+                                "CONFLUX_ADMIN_PASSWORD the one the cluster was bootstrapped with?"
+                            ) from None
+                        time.sleep(1)
+                    elif error.status not in (429, 503):
+                        raise
+                    continue
+                except (ConnectionError, OSError, ValueError) as error:
+                    last = error
+                    continue
+                self._token = str(answer["token"])
+                return self._token
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no admin token after {timeout}s: {last}")
+            time.sleep(0.2)
+
+    def is_bootstrapped(self, node: NodeProc) -> bool:
+        """Whether `node` has applied the bootstrap (it holds the token signing key).
+
+        Asked with a token no node signed, so it costs no login attempt: `whoami` answers
+        503 before the bootstrap and 401 after it.
+        """
+        probe = {"Authorization": f"Bearer {_PROBE_TOKEN}"}
+        try:
+            self.rest(node, timeout=2).request("GET", "/api/v1/auth/whoami", headers=probe)
+        except ApiError as error:
+            return error.status != 503
+        except (ConnectionError, OSError, ValueError):
+            return False
+        return True
+
+    def client(self, *nodes: NodeProc, timeout: float = 5) -> RestClient:
+        """A `RestClient` for `nodes` (default: all) that sends the admin token."""
+        return self.rest(*nodes, timeout=timeout, token=self.token())
 
     def is_ready(self, node: NodeProc) -> bool:
         try:

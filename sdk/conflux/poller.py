@@ -66,8 +66,12 @@ class HttpFetcher:
     ) -> None:
         if not endpoints:
             raise ValueError("at least one endpoint is needed")
-        tls = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file}
-        self._clients = [RestClient(endpoint, timeout=timeout, **tls) for endpoint in endpoints]
+        self._clients = [
+            RestClient(
+                endpoint, timeout=timeout, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+            )
+            for endpoint in endpoints
+        ]
         self._prefix = "/api/v1/fetch/" + "/".join(quote(p, safe="") for p in (tenant, app, env))
         self._query: dict[str, str] = {}
         if client_id:

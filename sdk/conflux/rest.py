@@ -6,6 +6,10 @@ failures and 503 before the request reached a leader are).
 
 `https://` endpoints are verified against `ca_file` (else the system's store), and
 `cert_file`/`key_file` are presented to a node that requires a client certificate.
+
+`token` (a JWT or a `cfx_` API key) is sent as `Authorization: Bearer <token>` with every
+request unless the caller passes its own `Authorization` header; it may be changed later
+through the `token` attribute.
 """
 
 from __future__ import annotations
@@ -42,10 +46,12 @@ class RestClient:
         ca_file: StrPath | None = None,
         cert_file: StrPath | None = None,
         key_file: StrPath | None = None,
+        token: str | None = None,
     ) -> None:
         """A file that cannot be loaded raises `conflux.tls.TlsError` (a ValueError) here."""
         self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
         self.timeout = timeout
+        self.token = token
         self.tls = TlsFiles.of(ca_file, cert_file, key_file)
         self._ssl = self.tls.ssl_context() if self.tls.configured else None
 
@@ -60,11 +66,14 @@ class RestClient:
         """Send one request; return (status, decoded JSON or None). Raise ApiError on >= 400."""
         url_path = path + ("?" + urlencode(query) if query else "")
         data = None if body is None else json.dumps(body).encode()
+        sent = dict(headers or {})
+        if self.token and not any(key.lower() == "authorization" for key in sent):
+            sent["Authorization"] = f"Bearer {self.token}"
         last: Exception | None = None
         for base in self.endpoints:
             request = urllib.request.Request(base.rstrip("/") + url_path, data, method=method)  # noqa: S310
             request.add_header("Content-Type", "application/json")
-            for key, value in (headers or {}).items():
+            for key, value in sent.items():
                 request.add_header(key, value)
             try:
                 with urllib.request.urlopen(  # noqa: S310

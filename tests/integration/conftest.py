@@ -1,4 +1,10 @@
-"""Real node processes on 127.0.0.1, each with its own RocksDB and Raft journal."""
+"""Real node processes on 127.0.0.1, each with its own RocksDB and Raft journal.
+
+Every call to a node goes with the admin's token (`client_for`, `cluster.token()`), and
+configs live under tenants made first (`ensure_tenant`): the `cluster` fixture makes
+tenant `it`, the one `path()` uses. Only the open routes (/health, /ready, /metrics,
+/api/v1/cluster/self) are read without one, through `LocalCluster.get`.
+"""
 
 from __future__ import annotations
 
@@ -50,12 +56,17 @@ def make_cluster(root: Path, size: int = 3, extra: tuple[str, ...] = ()) -> Loca
     )
 
 
+TENANT = "it"
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A ready 3-node cluster whose tenant `it` exists."""
     c = make_cluster(tmp_path / "cluster")
     c.start()
     try:
         c.wait_ready(timeout=30)
+        ensure_tenant(client_for(c), TENANT)
         yield c
     finally:
         c.stop()
@@ -71,11 +82,21 @@ def dump_logs_on_failure(c: LocalCluster) -> None:
 
 
 def client_for(c: LocalCluster, *nodes: NodeProc) -> RestClient:
-    return RestClient([n.url for n in (nodes or c.nodes)], timeout=5)
+    """A client for `nodes` (default: all) that sends the admin token."""
+    return c.client(*nodes, timeout=5)
+
+
+def ensure_tenant(client: RestClient, name: str, timeout: float = 15) -> None:
+    """Create tenant `name` unless it exists, retrying through a leader change."""
+    try:
+        until_written(client.post, "/api/v1/tenants", {"name": name}, timeout=timeout)
+    except ApiError as error:
+        if error.status != 409:  # it exists (maybe made by a retry whose answer was lost)
+            raise
 
 
 def path(name: str) -> str:
-    return f"/api/v1/configs/it/app/prod/{name}"
+    return f"/api/v1/configs/{TENANT}/app/prod/{name}"
 
 
 def digests(c: LocalCluster) -> dict[str, str]:

@@ -15,16 +15,19 @@ from typing import Any
 
 import pytest
 
-from conflux.rest import ApiError, RestClient
+from conflux.rest import ApiError
 from conflux_node.devcluster import LocalCluster, NodeProc
+from tests.integration.conftest import client_for
 
 CONFLUX = str(Path(sys.executable).parent / "conflux")
 
 
-def cli_env(tmp_path: Path, *nodes: NodeProc) -> dict[str, str]:
+def cli_env(cluster: LocalCluster, tmp_path: Path, *nodes: NodeProc) -> dict[str, str]:
+    """The environment of a `conflux` subprocess: these endpoints, tenant `it`, the admin."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUX_")}
     env.update(
         HOME=str(tmp_path),
+        CONFLUX_TOKEN=cluster.token(),
         CONFLUX_ENDPOINTS=",".join(n.url for n in nodes),
         CONFLUX_TENANT="it",
         CONFLUX_APP="app",
@@ -50,7 +53,7 @@ def as_json(env: dict[str, str], *args: str) -> Any:
 
 
 def test_config_and_release_workflow(cluster: LocalCluster, tmp_path: Path) -> None:
-    env = cli_env(tmp_path, *cluster.nodes)
+    env = cli_env(cluster, tmp_path, *cluster.nodes)
     assert "created config db" in conflux(env, "config", "create", "db", "--format", "json").stdout
     first = tmp_path / "v1.json"
     first.write_text('{"pool": 5}\n')
@@ -93,20 +96,20 @@ def test_cluster_status_writes_via_a_follower_and_failover(
 ) -> None:
     leader = cluster.leader()
     followers = [n for n in cluster.nodes if n is not leader]
-    status = as_json(cli_env(tmp_path, followers[0]), "cluster", "status")
+    status = as_json(cli_env(cluster, tmp_path, followers[0]), "cluster", "status")
     assert status["leader"] == leader.id and status["self"] == followers[0].id
     assert sorted(m["role"] for m in status["members"]) == ["follower", "follower", "leader"]
-    table = conflux(cli_env(tmp_path, followers[0]), "cluster", "status").stdout
+    table = conflux(cli_env(cluster, tmp_path, followers[0]), "cluster", "status").stdout
     assert f"leader: {leader.id} · 3/3 healthy" in table
 
-    only_follower = cli_env(tmp_path, followers[0])
+    only_follower = cli_env(cluster, tmp_path, followers[0])
     conflux(only_follower, "config", "create", "cfg", "--format", "text")
     conflux(only_follower, "config", "push", "cfg", "-", input="hello")
     assert conflux(only_follower, "config", "get", "cfg").stdout == "hello"
 
     # the first endpoint is dead: the CLI moves on to the next
     cluster.kill_node(followers[0])
-    failover = cli_env(tmp_path, followers[0], followers[1], leader)
+    failover = cli_env(cluster, tmp_path, followers[0], followers[1], leader)
     deadline = time.monotonic() + 15
     while True:  # the surviving follower may lag the write by a moment
         result = subprocess.run([CONFLUX, "config", "get", "cfg"], env=failover,
@@ -116,17 +119,20 @@ def test_cluster_status_writes_via_a_follower_and_failover(
         time.sleep(0.2)
     assert (result.returncode, result.stdout) == (0, "hello"), result.stderr
 
-    dead = conflux(cli_env(tmp_path, followers[0]), "config", "list", code=5)
+    dead = conflux(cli_env(cluster, tmp_path, followers[0]), "config", "list", code=5)
     assert dead.stderr.startswith("error: unavailable: no endpoint answered")
 
 
 def test_settings_file_and_flag_precedence(cluster: LocalCluster, tmp_path: Path) -> None:
     config = tmp_path / "conflux.toml"
     endpoints = ", ".join(f'"{n.url}"' for n in cluster.nodes)
-    config.write_text(f'endpoints = [{endpoints}]\ntenant = "it"\napp = "app"\nenv = "prod"\n')
+    token = cluster.token()
+    config.write_text(
+        f'endpoints = [{endpoints}]\ntenant = "it"\napp = "app"\nenv = "prod"\ntoken = "{token}"\n'
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUX_")}
     env["HOME"] = str(tmp_path)
-    conflux(env, "--config", str(config), "--token", "t0k3n", "config", "create", "x",
+    conflux(env, "--config", str(config), "--token", token, "config", "create", "x",
             "--format", "yaml")  # fmt: skip
     env["CONFLUX_CONFIG_FILE"] = str(config)
     assert [c["name"] for c in as_json(env, "config", "list")] == ["x"]
@@ -143,18 +149,18 @@ def test_shell_completion_script(tmp_path: Path) -> None:
     assert "complete -o nosort -F _conflux_completion conflux" in result.stdout
 
 
-def watch_supported(node: NodeProc) -> bool:
+def watch_supported(cluster: LocalCluster, node: NodeProc) -> bool:
     try:
-        RestClient(node.url).get("/api/v1/watch", config="it/app/prod/none:", wait="1")
+        client_for(cluster, node).get("/api/v1/watch", config="it/app/prod/none:", wait="1")
     except ApiError as error:
         return error.code != "route_not_found"
     return True
 
 
 def test_watch_follows_a_release_and_ctrl_c_exits_0(cluster: LocalCluster, tmp_path: Path) -> None:
-    if not watch_supported(cluster.nodes[0]):
+    if not watch_supported(cluster, cluster.nodes[0]):
         pytest.skip("the node has no GET /api/v1/watch yet (404 route_not_found)")
-    env = cli_env(tmp_path, *cluster.nodes)
+    env = cli_env(cluster, tmp_path, *cluster.nodes)
     conflux(env, "config", "create", "w", "--format", "json")
     conflux(env, "config", "push", "w", "-", input='{"a": 1}')
     conflux(env, "config", "push", "w", "-", input='{"a": 2}')

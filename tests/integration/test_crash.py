@@ -13,7 +13,9 @@ from pathlib import Path
 
 from conflux_node.devcluster import LocalCluster
 from tests.integration.conftest import (
+    TENANT,
     client_for,
+    ensure_tenant,
     make_cluster,
     path,
     post_version,
@@ -42,14 +44,16 @@ class Writer(threading.Thread):
 
 def check_acknowledged(cluster: LocalCluster, writers: list[Writer]) -> None:
     for node in cluster.nodes:
+        client = client_for(cluster, node)
         for writer in writers:
             for version, sha in writer.acked.items():
-                got = cluster.get(node, f"{path(writer.name_)}/versions/{version}")
+                got = client.get(f"{path(writer.name_)}/versions/{version}")
                 assert got["sha256"] == sha, (node.id, writer.name_, version)
 
 
 def start_writers(cluster: LocalCluster, count: int) -> list[Writer]:
     client = client_for(cluster)
+    ensure_tenant(client, TENANT)  # the `cluster` fixture made it; a bare cluster has not
     writers = [Writer(cluster, f"w{i}") for i in range(count)]
     for writer in writers:
         client.put(path(writer.name_), {"format": "text"})

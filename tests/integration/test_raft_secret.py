@@ -6,7 +6,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.integration.conftest import client_for, make_cluster, path, wait_converged
+from tests.integration.conftest import (
+    TENANT,
+    client_for,
+    ensure_tenant,
+    make_cluster,
+    path,
+    wait_converged,
+)
 
 SECRET = "one-shared-raft-secret-for-tests"
 
@@ -22,6 +29,7 @@ def test_members_with_the_secret_replicate_and_a_stranger_cannot_join(tmp_path: 
     try:
         cluster.wait_ready(timeout=30, nodes=cluster.nodes[:2])
         client = client_for(cluster, *cluster.nodes[:2])
+        ensure_tenant(client, TENANT)
         client.put(path("sealed"), {"format": "text"})
         client.post(path("sealed") + "/versions", {"content": "hello"})
         time.sleep(2)

@@ -6,10 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
-from conflux.rest import RestClient
 from conflux_node.devcluster import LocalCluster
 from tests.integration.conftest import (
+    TENANT,
     client_for,
+    ensure_tenant,
     make_cluster,
     path,
     post_version,
@@ -20,7 +21,7 @@ from tests.integration.conftest import (
 def test_write_to_follower_replicates_everywhere(cluster: LocalCluster) -> None:
     leader = cluster.leader()
     follower = next(n for n in cluster.nodes if n is not leader)
-    client = RestClient(follower.url)
+    client = client_for(cluster, follower)
     client.put(path("cfg"), {"format": "json"})
     created = client.post(path("cfg") + "/versions", {"content": '{"x": 1}'})
     assert created["created"] is True
@@ -29,9 +30,9 @@ def test_write_to_follower_replicates_everywhere(cluster: LocalCluster) -> None:
     assert client.get(path("cfg"))["latest_version"] == 1
     wait_converged(cluster)
     for node in cluster.nodes:
-        fetched = RestClient(node.url).get("/api/v1/fetch/it/app/prod/cfg")
+        fetched = client_for(cluster, node).get("/api/v1/fetch/it/app/prod/cfg")
         assert fetched["content"] == '{"x": 1}'
-    status = RestClient(follower.url).get("/api/v1/cluster/status")
+    status = client_for(cluster, follower).get("/api/v1/cluster/status")
     assert status["leader"] == leader.id
     assert sorted(m["role"] for m in status["members"]) == ["follower", "follower", "leader"]
     assert all(m["healthy"] for m in status["members"])
@@ -57,6 +58,7 @@ def test_wiped_node_catches_up_from_a_snapshot(tmp_path: Path) -> None:
     with cluster:
         cluster.wait_ready(timeout=30)
         client = client_for(cluster)
+        ensure_tenant(client, TENANT)
         client.put(path("snap"), {"format": "text"})
         for i in range(150):
             post_version(client, "snap", f"line {i}")
@@ -70,5 +72,5 @@ def test_wiped_node_catches_up_from_a_snapshot(tmp_path: Path) -> None:
         cluster.wait_ready(timeout=30, nodes=[victim])
         wait_converged(cluster)
         assert "restoring state from snapshot" in victim.log_path.read_text()
-        latest = RestClient(victim.url).get(path("snap"))["latest_version"]
+        latest = client_for(cluster, victim).get(path("snap"))["latest_version"]
         assert latest == 170

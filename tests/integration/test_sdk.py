@@ -4,6 +4,7 @@ cache with every node down, and the poller when the stream cannot connect."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -27,6 +28,7 @@ def seed(cluster: LocalCluster, versions: int = 3) -> RestClient:
 
 def sdk(cluster: LocalCluster, tmp_path: Path, **kwargs: object) -> ConfluxClient:
     options: dict[str, object] = {
+        "token": cluster.token(),
         "grpc_endpoints": [n.grpc_target for n in cluster.nodes],
         "cache_dir": str(tmp_path / "cache"),
         "poll_interval": None,
@@ -90,7 +92,7 @@ def test_failover_when_the_connected_node_dies(cluster: LocalCluster, tmp_path: 
         cluster.kill_node(victim)
         survivor = next(n for n in cluster.nodes if n.running)
         until_written(
-            RestClient(survivor.url).put, path("svc") + "/release", {"default_version": 3}
+            client_for(cluster, survivor).put, path("svc") + "/release", {"default_version": 3}
         )
         event = next_event(events, 10.0)
         assert event.new is not None and event.new.get_int("pool.size") == 3
@@ -98,11 +100,13 @@ def test_failover_when_the_connected_node_dies(cluster: LocalCluster, tmp_path: 
 
 
 START_FROM_CACHE = """
+import os
 import sys
 from conflux import ConfluxClient
 endpoints = sys.argv[1].split(",")
 with ConfluxClient(endpoints, "it", "app", "prod", cache_dir=sys.argv[2],
-                   grpc_endpoints=sys.argv[3].split(","), poll_interval=None, timeout=1.0) as c:
+                   grpc_endpoints=sys.argv[3].split(","), poll_interval=None, timeout=1.0,
+                   token=os.environ["IT_CONFLUX_TOKEN"]) as c:
     print(c.config("svc").get_int("pool.size"))
 """
 
@@ -117,9 +121,10 @@ def test_a_new_process_starts_from_the_disk_cache_with_every_node_down(
     cluster.stop()
     args = [",".join(n.url for n in cluster.nodes), str(tmp_path / "cache"),
             ",".join(n.grpc_target for n in cluster.nodes)]  # fmt: skip
+    env = {**os.environ, "IT_CONFLUX_TOKEN": cluster.token()}
     started = subprocess.run(
         [sys.executable, "-c", START_FROM_CACHE, *args],
-        capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "2"

@@ -19,6 +19,11 @@ from tests.integration.conftest import client_for, path
 REF = watch_pb2.ConfigRef(tenant="it", app="app", env="prod", name="live")
 
 
+def auth(cluster: LocalCluster) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata with the admin token."""
+    return (("authorization", f"Bearer {cluster.token()}"),)
+
+
 def seed(cluster: LocalCluster) -> RestClient:
     client = client_for(cluster)
     client.put(path("live"), {"format": "json"})
@@ -36,17 +41,20 @@ def test_grpc_stream_on_a_follower_sees_writes_made_on_the_leader(cluster: Local
     seed(cluster)
     leader = cluster.leader()
     follower = next(n for n in cluster.nodes if n is not leader)
-    writer = RestClient(leader.url)
+    writer = client_for(cluster, leader)
+    metadata = auth(cluster)
 
     async def scenario() -> None:
         async with grpc.aio.insecure_channel(follower.grpc_target) as channel:
             stub = watch_pb2_grpc.ConfluxWatchStub(channel)
             held = [watch_pb2.Held(config=REF)]
             canary = stub.Watch(
-                watch_pb2.WatchRequest(configs=held, client_id="c1", labels={"zone": "a"})
+                watch_pb2.WatchRequest(configs=held, client_id="c1", labels={"zone": "a"}),
+                metadata=metadata,
             )
             other = stub.Watch(
-                watch_pb2.WatchRequest(configs=held, client_id="c2", labels={"zone": "b"})
+                watch_pb2.WatchRequest(configs=held, client_id="c2", labels={"zone": "b"}),
+                metadata=metadata,
             )
             assert (await read_event(canary)).updates[0].version == 1
             assert (await read_event(other)).updates[0].version == 1
@@ -69,13 +77,14 @@ def test_grpc_stream_on_a_follower_sees_writes_made_on_the_leader(cluster: Local
 def test_long_poll_returns_when_another_node_publishes(cluster: LocalCluster) -> None:
     client = seed(cluster)
     watched, publisher = cluster.nodes[0], cluster.nodes[1]
-    sha = RestClient(watched.url).get("/api/v1/fetch/it/app/prod/live")["sha256"]
+    sha = client_for(cluster, watched).get("/api/v1/fetch/it/app/prod/live")["sha256"]
     result: dict[str, Any] = {}
 
     def poll() -> None:
         url = f"{watched.url}/api/v1/watch?config=it/app/prod/live:{sha}&wait=20"
+        request = urllib.request.Request(url, headers=dict(auth(cluster)))
         started = time.monotonic()
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             result["status"] = response.status
             result["body"] = json.loads(response.read())
         result["waited"] = time.monotonic() - started
@@ -83,7 +92,7 @@ def test_long_poll_returns_when_another_node_publishes(cluster: LocalCluster) ->
     thread = threading.Thread(target=poll)
     thread.start()
     time.sleep(0.5)
-    RestClient(publisher.url).put(path("live") + "/release", {"default_version": 2})
+    client_for(cluster, publisher).put(path("live") + "/release", {"default_version": 2})
     thread.join(25)
     assert result["status"] == 200
     assert result["body"]["updates"][0]["version"] == 2
@@ -98,7 +107,8 @@ def test_stream_ends_unavailable_when_its_node_dies(cluster: LocalCluster) -> No
     async def scenario() -> grpc.StatusCode:
         async with grpc.aio.insecure_channel(victim.grpc_target) as channel:
             stub = watch_pb2_grpc.ConfluxWatchStub(channel)
-            stream = stub.Watch(watch_pb2.WatchRequest(configs=[watch_pb2.Held(config=REF)]))
+            request = watch_pb2.WatchRequest(configs=[watch_pb2.Held(config=REF)])
+            stream = stub.Watch(request, metadata=auth(cluster))
             await read_event(stream)
             await asyncio.to_thread(cluster.kill_node, victim)
             try:

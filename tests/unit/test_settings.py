@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from conflux_node.app import exposure_warnings
 from conflux_node.settings import (
     HttpSettings,
     LimitSettings,
@@ -1046,3 +1047,29 @@ def test_raft_secret_too_short_is_refused_without_quoting_it() -> None:
         "invalid setting raft.secret: must be 16 to 1024 characters long "
         "(got [hidden] from flag --raft-secret)"
     )
+
+
+def test_metrics_are_open_unless_closed_by_file_or_env(tmp_path: pathlib.Path) -> None:
+    assert load(MINIMAL).auth.metrics_open is True
+    assert load(MINIMAL, {"CONFLUX_METRICS_OPEN": "false"}).auth.metrics_open is False
+    path = write(tmp_path, "[auth]\nmetrics_open = false\n")
+    assert load([*MINIMAL, "--config", str(path)]).auth.metrics_open is False
+    assert "auth.metrics_open" in error_of(MINIMAL, {"CONFLUX_METRICS_OPEN": "maybe"})
+
+
+def test_plain_text_beyond_loopback_is_warned_about() -> None:
+    assert exposure_warnings(load(MINIMAL)) == []
+    wide = load([*MINIMAL, "--http-host", "0.0.0.0"])
+    assert [w.split(":")[0] for w in exposure_warnings(wide)] == [
+        "serving plain HTTP and gRPC on 0.0.0.0"
+    ]
+    remote = load(["--node-id", "n1", "--member", "n1@10.0.0.1:7071@http://10.0.0.1:7081"])
+    assert exposure_warnings(remote) == [
+        "Raft traffic between members is not encrypted; set raft.secret"
+    ]
+    secret = "s" * 32
+    quiet = load(
+        ["--node-id", "n1", "--member", "n1@10.0.0.1:7071@http://10.0.0.1:7081"],
+        {"CONFLUX_RAFT_SECRET": secret},
+    )
+    assert exposure_warnings(quiet) == []

@@ -21,7 +21,6 @@ import aiohttp
 import grpc
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,12 +28,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conflux.v1 import watch_pb2, watch_pb2_grpc
 from conflux_node.api.cluster import close_session, open_session
-from conflux_node.api.context import HUB, PEER_SSL, SESSION
+from conflux_node.api.context import ACCESS, HUB, PEER_SSL, SESSION
 from conflux_node.api.grpc_watch import start_grpc
 from conflux_node.service.cluster import ClusterInfo, MemberInfo
 from conflux_node.settings import TlsSettings
 from conflux_node.tls import client_context, grpc_credentials, server_context
-from tests.unit.api.conftest import C, FixedStatus, make_app, setup_config
+from tests.unit.api.conftest import TOKEN, C, FixedStatus, authed, make_app, setup_config
 
 REF = watch_pb2.ConfigRef(tenant="acme", app="shop", env="prod", name="db")
 
@@ -297,10 +296,11 @@ def test_client_context_trusts_ca_file_then_client_ca(pki: Pki) -> None:
 # gRPC
 
 
-async def watch_first(port: int, credentials: grpc.ChannelCredentials) -> Any:
+async def watch_first(port: int, credentials: grpc.ChannelCredentials, token: str) -> Any:
     async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
         stub = watch_pb2_grpc.ConfluxWatchStub(channel)
-        stream: Any = stub.Watch(watch_pb2.WatchRequest(configs=[watch_pb2.Held(config=REF)]))
+        request = watch_pb2.WatchRequest(configs=[watch_pb2.Held(config=REF)])
+        stream: Any = stub.Watch(request, metadata=[("authorization", f"Bearer {token}")])
         first = await asyncio.wait_for(stream.read(), 5)
         stream.cancel()
         return first
@@ -308,27 +308,29 @@ async def watch_first(port: int, credentials: grpc.ChannelCredentials) -> Any:
 
 @pytest.mark.parametrize("require_client", [False, True])
 async def test_grpc_watch_over_tls(pki: Pki, require_client: bool) -> None:
-    async with TestClient(TestServer(make_app())) as client:
+    async with authed(make_app()) as client:
         await setup_config(client, ['{"v": 1}'])
         await client.put(C + "/release", json={"default_version": 1})
         port = free_port()
         credentials = grpc_credentials(server_tls(pki, require_client=require_client))
-        server = await start_grpc(client.app[HUB], "127.0.0.1", port, credentials)
+        app = client.app
+        server = await start_grpc(app[HUB], app[ACCESS], "127.0.0.1", port, credentials)
+        token = app[TOKEN]
         try:
             channel = grpc.ssl_channel_credentials(
                 root_certificates=pki.ca.read_bytes(),
                 private_key=pki.client_key.read_bytes(),
                 certificate_chain=pki.client_cert.read_bytes(),
             )
-            first = await watch_first(port, channel)
+            first = await watch_first(port, channel, token)
             assert first.updates[0].version == 1
             if require_client:
                 no_cert = grpc.ssl_channel_credentials(root_certificates=pki.ca.read_bytes())
                 with pytest.raises(grpc.aio.AioRpcError) as info:
-                    await watch_first(port, no_cert)
+                    await watch_first(port, no_cert, token)
                 assert info.value.code() == grpc.StatusCode.UNAVAILABLE
             untrusted = grpc.ssl_channel_credentials(root_certificates=pki.other_ca.read_bytes())
             with pytest.raises(grpc.aio.AioRpcError):
-                await watch_first(port, untrusted)
+                await watch_first(port, untrusted, token)
         finally:
             await server.stop(None)

@@ -1,8 +1,8 @@
 """Admin routes: tenants, users, role bindings, API keys and the audit log.
 
 Thin handlers: parse the path, hand the body to `service.identity`, pick the status.
-Authorization is not enforced yet; the actor of each write is the caller's verified
-credential when there is one, else `anonymous` (see docs/security.md).
+`api.guard` has authorized the caller before any of these runs; the actor of each
+write is that caller.
 """
 
 from __future__ import annotations

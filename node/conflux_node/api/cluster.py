@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from conflux_node.api.context import CLUSTER, DIGEST, HUB, PEER_SSL, SESSION
+from conflux_node.api.context import ACCESS, CLUSTER, DIGEST, HUB, PEER_SSL, SESSION
 from conflux_node.api.errors import error_response
 
 
@@ -32,9 +32,10 @@ async def cluster_self(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format: Raft position, fsyncs and watchers of this node."""
+    """Prometheus text format: Raft position, fsyncs, watchers and refusals of this node."""
     report = request.app[CLUSTER].self_report()
     hub = request.app[HUB]
+    refused = request.app[ACCESS].counters
     node = f'node="{report["id"]}"'
     samples = [
         ("conflux_raft_term", "gauge", report["term"]),
@@ -44,6 +45,9 @@ async def metrics(request: web.Request) -> web.Response:
         ("conflux_journal_fsyncs_total", "counter", report["journal_fsyncs"]),
         ("conflux_watchers", "gauge", hub.watcher_count),
         ("conflux_watchers_dropped_total", "counter", hub.dropped_total),
+        ("conflux_unauthenticated_total", "counter", refused.unauthenticated),
+        ("conflux_forbidden_total", "counter", refused.forbidden),
+        ("conflux_denials_unrecorded_total", "counter", refused.denials_unrecorded),
     ]
     lines = []
     for name, kind, value in samples:

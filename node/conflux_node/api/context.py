@@ -12,10 +12,11 @@ from aiohttp import web
 
 from conflux_node.model.errors import MalformedBody
 from conflux_node.model.names import Coords
+from conflux_node.service.access import AccessControl
 from conflux_node.service.cluster import ClusterInfo
 from conflux_node.service.identity import IdentityAdmin
 from conflux_node.service.reads import ConfigReads
-from conflux_node.service.sessions import Sessions
+from conflux_node.service.sessions import Principal, Sessions
 from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 
@@ -28,8 +29,8 @@ HUB = web.AppKey("hub", WatchHub)
 IDENTITY = web.AppKey("identity", IdentityAdmin)
 SESSIONS = web.AppKey("sessions", Sessions)
 PEER_SSL = web.AppKey("peer_ssl", ssl.SSLContext)  # absent: default TLS for peer calls
-
-ANONYMOUS = "anonymous"
+ACCESS = web.AppKey("access", AccessControl)
+PRINCIPAL = web.RequestKey("principal", Principal)  # set by api.guard on guarded routes
 
 
 def coords_of(request: web.Request) -> Coords:
@@ -49,15 +50,8 @@ async def json_body(request: web.Request) -> Any:
 
 
 def actor_of(request: web.Request) -> str:
-    """Who the audit log names for a write: the caller's verified credential, if any.
-
-    Authorization is not enforced yet, so a missing or bad credential is not refused
-    here; it only makes the actor `anonymous`.
-    """
-    sessions = request.app.get(SESSIONS)
-    if sessions is None:
-        return ANONYMOUS
-    return sessions.actor(request.headers.get("Authorization")) or ANONYMOUS
+    """Who the audit log names for a write: the caller `api.guard` verified."""
+    return request[PRINCIPAL].actor
 
 
 def client_ip(request: web.Request) -> str:

@@ -36,6 +36,7 @@ STATUS: dict[type[e.ConfluxError], int] = {
     e.ApiKeyNotFound: 404,
     e.RevisionMismatch: 412,
     e.Conflict: 409,
+    e.ReleaserIsAuthor: 403,
     e.NoLeader: 503,
     e.Unavailable: 503,
     auth.Unauthenticated: 401,

@@ -3,6 +3,10 @@
 A stream answers at once with what differs from what the client holds, then with every
 change to what this client is served. A watcher the hub dropped for being too slow gets
 one `resync` event and the stream ends; the client reconnects sending what it holds.
+
+Access is checked like on the HTTP edge, by the same `AccessControl`, when a stream
+opens and again while it lives (see `grpc_access`): a stream that lost its grant ends
+with UNAUTHENTICATED or PERMISSION_DENIED.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from collections.abc import AsyncIterator
 import grpc
 
 from conflux.v1 import watch_pb2
+from conflux_node.api.grpc_access import GrantSentry, authorization_of, grant_of, recheck
+from conflux_node.auth import errors as auth
 from conflux_node.model import errors as e
 from conflux_node.model.entities import ClientIdentity
 from conflux_node.model.names import Coords
+from conflux_node.service.access import AccessControl
 from conflux_node.service.watch import Update, WatchHub
 
 log = logging.getLogger(__name__)
@@ -25,6 +32,8 @@ GRPC_STATUS: dict[type[e.ConfluxError], grpc.StatusCode] = {
     e.ConfigNotFound: grpc.StatusCode.NOT_FOUND,
     e.NoLeader: grpc.StatusCode.UNAVAILABLE,
     e.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    auth.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    auth.Forbidden: grpc.StatusCode.PERMISSION_DENIED,
 }
 MAX_CONFIGS = 256
 ENCODED_CACHE = 256
@@ -83,8 +92,10 @@ class WatchService:
     watchers with the same answer, the hub hands them all the same batch object, and it
     is encoded once instead of once per stream."""
 
-    def __init__(self, hub: WatchHub) -> None:
+    def __init__(self, hub: WatchHub, access: AccessControl) -> None:
         self._hub = hub
+        self._access = access
+        self.sentry = GrantSentry(access)
         self._encoded: dict[int, tuple[list[Update], bytes]] = {}
 
     def encode(self, batch: list[Update]) -> bytes:
@@ -102,6 +113,7 @@ class WatchService:
     ) -> AsyncIterator[bytes]:
         try:
             held = held_of(request)
+            grant = grant_of(self._access, authorization_of(context), held)
         except e.ConfluxError as error:
             await context.abort(grpc_status_of(error), error.message)
             return
@@ -109,16 +121,24 @@ class WatchService:
             request.client_id or None, dict(request.labels), peer_ip(context.peer())
         )
         watcher = self._hub.watch(client, held)
+        self.sentry.track(watcher, grant)
         try:
             if watcher.initial:
                 yield self.encode(watcher.initial)
             while True:
                 updates = await watcher.next()
+                try:
+                    recheck(self._access, grant)
+                except e.ConfluxError as error:
+                    await context.abort(grpc_status_of(error), error.message)
+                    return
                 if updates is None:
                     yield watch_pb2.WatchEvent(resync=True).SerializeToString()
                     return
-                yield self.encode(updates)
+                if updates:  # an empty batch is the sentry asking for a recheck only
+                    yield self.encode(updates)
         finally:
+            self.sentry.forget(watcher)
             self._hub.unwatch(watcher)
 
 
@@ -138,15 +158,33 @@ def register(server: grpc.aio.Server, service: WatchService) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
 
+class GrpcEdge:
+    """The running gRPC server and the sentry re-checking its streams' grants."""
+
+    def __init__(self, server: grpc.aio.Server, service: WatchService) -> None:
+        self.server = server
+        self.service = service
+
+    async def stop(self, grace: float | None) -> None:
+        await self.service.sentry.stop()
+        await self.server.stop(grace)
+
+
 async def start_grpc(
-    hub: WatchHub, host: str, port: int, credentials: grpc.ServerCredentials | None = None
-) -> grpc.aio.Server:
+    hub: WatchHub,
+    access: AccessControl,
+    host: str,
+    port: int,
+    credentials: grpc.ServerCredentials | None = None,
+) -> GrpcEdge:
     """Serve Watch on host:port; over TLS when `credentials` are given (see conflux_node.tls)."""
     server = grpc.aio.server()
-    register(server, WatchService(hub))
+    service = WatchService(hub, access)
+    register(server, service)
     if credentials is None:
         server.add_insecure_port(f"{host}:{port}")
     else:
         server.add_secure_port(f"{host}:{port}", credentials)
     await server.start()
-    return server
+    service.sentry.start()
+    return GrpcEdge(server, service)

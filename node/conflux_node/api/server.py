@@ -9,6 +9,7 @@ from aiohttp import web
 
 from conflux_node.api.cluster import close_session, open_session
 from conflux_node.api.context import (
+    ACCESS,
     CLUSTER,
     DIGEST,
     HUB,
@@ -19,8 +20,10 @@ from conflux_node.api.context import (
     WRITES,
 )
 from conflux_node.api.errors import error_middleware
+from conflux_node.api.guard import AUTHENTICATED, PUBLIC, Access, build_guard
 from conflux_node.api.openapi import OPENAPI_PATH, build_openapi
 from conflux_node.api.routes import ROUTES
+from conflux_node.service.access import AccessControl
 from conflux_node.service.cluster import ClusterInfo
 from conflux_node.service.identity import IdentityAdmin
 from conflux_node.service.reads import ConfigReads
@@ -28,6 +31,7 @@ from conflux_node.service.sessions import Sessions
 from conflux_node.service.watch import WatchHub
 from conflux_node.service.writes import ConfigWrites
 
+METRICS_PATH = "/metrics"
 BODY_OVERHEAD = 256 * 1024  # JSON escaping and the other fields around `content`
 
 
@@ -41,16 +45,20 @@ def build_app(
     hub: WatchHub,
     identity: IdentityAdmin,
     sessions: Sessions,
+    access: AccessControl,
     peer_ssl: ssl.SSLContext | None = None,
+    metrics_open: bool = True,
 ) -> web.Application:
     # JSON escaping can grow content up to 6x (\uXXXX); the exact limit is enforced on
     # the decoded content, this only bounds what is read at all.
+    table = access_table(metrics_open)
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=max_content_bytes * 6 + BODY_OVERHEAD
+        middlewares=[error_middleware, build_guard(table)],
+        client_max_size=max_content_bytes * 6 + BODY_OVERHEAD,
     )
     app[WRITES], app[READS], app[CLUSTER], app[DIGEST] = writes, reads, cluster, digest
     app[HUB] = hub
-    app[IDENTITY], app[SESSIONS] = identity, sessions
+    app[IDENTITY], app[SESSIONS], app[ACCESS] = identity, sessions, access
     if peer_ssl is not None:
         app[PEER_SSL] = peer_ssl
     for route in ROUTES:
@@ -60,7 +68,16 @@ def build_app(
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(document)
 
-    app.router.add_get(OPENAPI_PATH, openapi)
+    app.router.add_route("GET", OPENAPI_PATH, openapi)
     app.on_startup.append(open_session)
     app.on_cleanup.append(close_session)
     return app
+
+
+def access_table(metrics_open: bool) -> dict[tuple[str, str], Access]:
+    """Each served (method, path template) and who may call it; see `api.guard`."""
+    table = {(route.method, route.path): route.access for route in ROUTES}
+    table["GET", OPENAPI_PATH] = PUBLIC
+    if not metrics_open:
+        table["GET", METRICS_PATH] = AUTHENTICATED
+    return table

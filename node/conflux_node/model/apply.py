@@ -32,9 +32,12 @@ from conflux_node.model.errors import (
     ConfigNotFound,
     Conflict,
     ConfluxError,
+    ReleaserIsAuthor,
     ReleaseVersionMissing,
     RevisionMismatch,
+    TenantNotFound,
 )
+from conflux_node.model.identity import tenant_exists
 from conflux_node.model.identity_apply import apply_identity
 from conflux_node.model.names import Coords
 from conflux_node.model.view import StateView, dump, read_config, read_version
@@ -71,6 +74,9 @@ def _missing(coords: Coords) -> ConfigNotFound:
 
 def apply_put_config(view: StateView, cmd: PutConfig) -> Effects:
     old = read_config(view, cmd.coords)
+    tenant = cmd.coords.tenant
+    if old is None and not tenant_exists(view, tenant):
+        return reject(TenantNotFound(f"tenant {tenant} does not exist", tenant=tenant))
     if old is not None and old.latest_version > 0 and old.spec.format != cmd.spec.format:
         return reject(
             Conflict(
@@ -167,6 +173,9 @@ def apply_set_release(view: StateView, cmd: SetRelease) -> Effects:
                 versions=missing,
             )
         )
+    lock = _releaser_is_author(view, meta, cmd)
+    if lock is not None:
+        return reject(lock)
     revision = meta.release_revision + 1
     release = Release(revision, cmd.spec, cmd.actor, cmd.now)
     new_meta = replace(meta, release_revision=revision, updated_at=cmd.now)
@@ -178,6 +187,26 @@ def apply_set_release(view: StateView, cmd: SetRelease) -> Effects:
         events=(Event("release_changed", cmd.coords, {"revision": revision}),),
         result={"revision": revision},
     )
+
+
+def _releaser_is_author(
+    view: StateView, meta: ConfigMeta, cmd: SetRelease
+) -> ReleaserIsAuthor | None:
+    """The namespace lock: under `separate_releaser`, nobody releases a version they
+    authored. Versions the current release already names are not checked again, so a
+    rule change that keeps the same versions goes through."""
+    if not meta.spec.separate_releaser:
+        return None
+    for number in sorted(cmd.spec.versions() - _current_release_versions(view, meta)):
+        record = read_version(view, cmd.coords, number)
+        if record is not None and record.author == cmd.actor:
+            return ReleaserIsAuthor(
+                f"version {number} was authored by {record.author}, who may not release it "
+                "(this config requires a separate releaser)",
+                version=number,
+                author=record.author,
+            )
+    return None
 
 
 def _retention_deletes(view: StateView, meta: ConfigMeta, now: str) -> list[Write]:

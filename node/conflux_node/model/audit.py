@@ -155,7 +155,11 @@ def target_of(command: Command) -> tuple[str, str | None]:
 def _command_details(command: Command) -> dict[str, Any]:
     match command:
         case PutConfig(spec=spec):
-            return {"format": spec.format, "encrypted": spec.encrypted}
+            return {
+                "format": spec.format,
+                "encrypted": spec.encrypted,
+                "separate_releaser": spec.separate_releaser,
+            }
         case SetRelease(spec=spec):
             return {
                 "default_version": spec.default_version,

@@ -39,6 +39,8 @@ class ConfigSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     retention: Retention = field(default_factory=Retention)
     encrypted: bool = False
+    # The namespace lock: whoever authored a version may not be the one to release it.
+    separate_releaser: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class ConfigSpec:
             "labels": dict(self.labels),
             "retention": self.retention.to_json(),
             "encrypted": self.encrypted,
+            "separate_releaser": self.separate_releaser,
         }
 
     @classmethod
@@ -57,6 +60,7 @@ class ConfigSpec:
             labels=dict(data.get("labels") or {}),
             retention=Retention.from_json(data.get("retention") or {}),
             encrypted=bool(data.get("encrypted", False)),
+            separate_releaser=bool(data.get("separate_releaser", False)),
         )
 
 

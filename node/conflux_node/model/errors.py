@@ -79,6 +79,13 @@ class ReleaseVersionMissing(ConfluxError):
     code = "release_version_missing"
 
 
+class ReleaserIsAuthor(ConfluxError):
+    """The config requires a separate releaser, and the releaser authored a version the
+    release would newly serve (the namespace lock: the releaser may not be the author)."""
+
+    code = "releaser_is_author"
+
+
 class RevisionMismatch(ConfluxError):
     code = "revision_mismatch"
 

@@ -31,7 +31,9 @@ def reject_unknown(body: Mapping[str, Any], allowed: set[str], prefix: str = "")
 
 def parse_config_spec(raw: object) -> ConfigSpec:
     body = require_object(raw)
-    reject_unknown(body, {"format", "schema", "labels", "retention", "encrypted"})
+    reject_unknown(
+        body, {"format", "schema", "labels", "retention", "encrypted", "separate_releaser"}
+    )
     fmt = body.get("format")
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
@@ -48,7 +50,16 @@ def parse_config_spec(raw: object) -> ConfigSpec:
         schema=schema,
         labels=parse_labels(body.get("labels"), "labels"),
         retention=parse_retention(body.get("retention")),
+        separate_releaser=parse_bool(body, "separate_releaser"),
     )
+
+
+def parse_bool(body: Mapping[str, Any], field: str, default: bool = False) -> bool:
+    """`body[field]` if it is a JSON boolean; `default` if absent; anything else is a 400."""
+    value = body.get(field, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field} must be true or false", field=field)
+    return value
 
 
 def _as_format(value: str) -> Format:

@@ -52,7 +52,7 @@ def _text(body: Mapping[str, Any], field: str) -> str:
 
 
 class IdentityAdmin:
-    """The admin API's use-cases. Authorization is not enforced yet (see docs/security)."""
+    """The admin API's use-cases; `api.guard` authorizes the caller before each one."""
 
     def __init__(self, view: StateView, proposer: Proposer, *, clock: Clock = utc_now) -> None:
         self._view = view

@@ -16,7 +16,8 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from conflux_node.auth.apikeys import PREFIX, parse_api_key
@@ -27,7 +28,7 @@ from conflux_node.auth.records import check_api_key
 from conflux_node.auth.tokens import issue_token, new_jti, verify_token
 from conflux_node.model import identity as ident
 from conflux_node.model import keys
-from conflux_node.model.errors import ConfluxError, InvalidInput, Unavailable
+from conflux_node.model.errors import InvalidInput, Unavailable
 from conflux_node.model.view import StateView
 from conflux_node.service.bodies import reject_unknown, require_object
 from conflux_node.service.proposing import Clock, utc_now
@@ -35,6 +36,27 @@ from conflux_node.service.proposing import Clock, utc_now
 USER_SUBJECT = "user:"
 BAD_LOGIN = "invalid username or password"
 MAX_USERNAME_CHARS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a verified credential speaks for.
+
+    `actor` (`user:<name>` or `apikey:<id>`) is both the audit log's actor and the
+    policy's subject. `expires_at` is when the credential stops being good (a token's
+    `exp`, a key's expiry, None for a key without one): long-lived streams check it.
+    """
+
+    kind: str
+    name: str
+    expires_at: datetime | None
+    system_admin: bool = False
+    tenant: str | None = None
+    role: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"
 
 
 class Sessions:
@@ -85,6 +107,29 @@ class Sessions:
         return {"token": token, "expires_at": expires_at.isoformat()}
 
     def whoami(self, authorization: str | None) -> dict[str, Any]:
+        """`principal` as JSON, with a user's tenant roles; 401 for a bad credential."""
+        who = self.principal(authorization)
+        if who.kind == "apikey":
+            name = self._api_key_name(who.name)
+            return {
+                "subject": who.name,
+                "kind": "apikey",
+                "name": name,
+                "tenant": who.tenant,
+                "role": who.role,
+                "system_admin": False,
+            }
+        assert who.expires_at is not None  # a token always expires
+        bindings = ident.bindings_of(self._view, who.name)
+        return {
+            "subject": who.name,
+            "kind": "user",
+            "system_admin": who.system_admin,
+            "bindings": [{"tenant": b.tenant, "role": b.role} for b in bindings],
+            "expires_at": who.expires_at.isoformat(),
+        }
+
+    def principal(self, authorization: str | None) -> Principal:
         """Who a `Bearer <JWT>` or `Bearer cfx_...` header speaks for; 401 otherwise."""
         if not authorization:
             raise Unauthenticated("credentials required: Authorization: Bearer <token or key>")
@@ -96,18 +141,11 @@ class Sessions:
             return self._api_key(credential)
         return self._token(credential)
 
-    def actor(self, authorization: str | None) -> str | None:
-        """`user:<name>` or `apikey:<id>` for a good credential, None for none or a bad one.
+    def _api_key_name(self, key_id: str) -> str:
+        record = ident.read_api_key(self._view, key_id)
+        return record.name if record is not None else ""
 
-        Used to name the actor of a write while authorization is not enforced yet.
-        """
-        try:
-            who = self.whoami(authorization)
-        except ConfluxError:  # bad credential, not bootstrapped, corrupt record
-            return None
-        return f"{who['kind']}:{who['subject']}"
-
-    def _api_key(self, credential: str) -> dict[str, Any]:
+    def _api_key(self, credential: str) -> Principal:
         parsed = parse_api_key(credential)
         if parsed is None:
             raise Unauthenticated("invalid API key", reason="malformed")
@@ -115,16 +153,16 @@ class Sessions:
         raw = self._view.get(keys.api_key_key(key_id))
         record: Mapping[str, Any] | None = json.loads(raw) if raw is not None else None
         found = check_api_key(record, key_id, secret, self._clock())
-        return {
-            "subject": found.key_id,
-            "kind": "apikey",
-            "name": found.name,
-            "tenant": found.tenant,
-            "role": found.role,
-            "system_admin": False,
-        }
+        expires = record.get("expires_at") if record is not None else None
+        return Principal(
+            "apikey",
+            found.key_id,
+            ident.parse_time("expires_at", expires) if expires else None,
+            tenant=found.tenant,
+            role=found.role,
+        )
 
-    def _token(self, credential: str) -> dict[str, Any]:
+    def _token(self, credential: str) -> Principal:
         claims = verify_token(self._signing_key(), credential, self._clock())
         if not claims.subject.startswith(USER_SUBJECT):
             raise Unauthenticated("token subject not accepted")
@@ -135,11 +173,4 @@ class Sessions:
         changed = ident.parse_time("password_changed_at", user.password_changed_at)
         if claims.issued_at.timestamp() < math.floor(changed.timestamp()):
             raise Unauthenticated("token predates a password change")
-        bindings = ident.bindings_of(self._view, username)
-        return {
-            "subject": username,
-            "kind": "user",
-            "system_admin": user.system_admin,
-            "bindings": [{"tenant": b.tenant, "role": b.role} for b in bindings],
-            "expires_at": claims.expires_at.isoformat(),
-        }
+        return Principal("user", username, claims.expires_at, system_admin=user.system_admin)

@@ -214,6 +214,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         auth=AuthSettings(
             admin_password=_typed(admin_password, str) if admin_password is not None else None,
             token_ttl=_typed(merged["auth.token_ttl"], int),
+            metrics_open=_typed(merged["auth.metrics_open"], bool),
         ),
         tls=tls,
     )

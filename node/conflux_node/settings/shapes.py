@@ -81,10 +81,12 @@ class AuthSettings:
 
     `admin_password` is used once, when the cluster bootstraps; None makes the leader
     generate one and log it once. It is kept out of `repr` so settings never print it.
+    `metrics_open` false makes /metrics need a credential, like every API route.
     """
 
     admin_password: str | None = field(default=None, repr=False)
     token_ttl: int = 3600
+    metrics_open: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,6 +225,14 @@ _FIELDS: tuple[_Field, ...] = (
         "SECONDS",
     ),
     _Field(
+        "auth.metrics_open",
+        "bool",
+        accept,
+        "CONFLUX_METRICS_OPEN",
+        None,
+        "false: /metrics needs a credential (TOML [auth] metrics_open or the variable)",
+    ),
+    _Field(
         "tls.cert_file",
         "str",
         check_file,

@@ -3,6 +3,10 @@
 Writes skip the per-batch fsync on purpose. The Raft journal is the durable record
 (it is fsynced before any acknowledgement); after a crash RocksDB recovers a consistent
 prefix of its WAL and the journal replays whatever came after `applied_index`.
+
+Installing a snapshot swaps the database under readers on the event loop: a read that
+meets the closed or half-swapped handle is answered `Unavailable` (503, retry), never
+a 500, and the swap takes milliseconds.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from rocksdict import Checkpoint, Options, Rdict, WriteBatch, WriteOptions
 
+from conflux_node.model.errors import Unavailable
 from conflux_node.storage.protocol import (
     APPLIED_KEY,
     Write,
@@ -42,16 +47,34 @@ class RocksStore:
         self._db = Rdict(str(path), _options())
         self._write_options = WriteOptions()
         self._applied = decode_index(self._db.get(APPLIED_KEY))
+        self._swaps = 0  # odd while a restore swaps the database
 
     @property
     def path(self) -> Path:
         return self._path
 
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self._db.get(key)
+        swaps = self._swaps
+        try:
+            value: bytes | None = self._db.get(key)
+        except Exception as error:
+            raise self._swapped(swaps, error) from None
         return value
 
+    def _swapped(self, swaps: int, error: Exception) -> Exception:
+        """`Unavailable` if a restore overlapped the read, else the error itself."""
+        if swaps % 2 or self._swaps != swaps:
+            return Unavailable("this node is installing a snapshot; retry")
+        return error
+
     def scan(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        swaps = self._swaps
+        try:
+            yield from self._scan(prefix, reverse)
+        except Exception as error:
+            raise self._swapped(swaps, error) from None
+
+    def _scan(self, prefix: bytes, reverse: bool) -> Iterator[tuple[bytes, bytes]]:
         it = self._db.iter()
         if reverse and not prefix.rstrip(b"\xff"):
             it.seek_to_last()  # no key bounds this prefix from above
@@ -116,6 +139,13 @@ class RocksStore:
         if staged.exists():
             shutil.rmtree(staged)
         shutil.copytree(source, staged)
+        self._swaps += 1
+        try:
+            self._swap(staged)
+        finally:
+            self._swaps += 1
+
+    def _swap(self, staged: Path) -> None:
         self._db.close()
         old = self._path.with_name(self._path.name + ".old")
         if old.exists():

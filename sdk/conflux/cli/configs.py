@@ -44,6 +44,11 @@ def resolve_version(client: RestClient, path: str, name: str, version: int | str
     "--keep-last", type=click.IntRange(min=1), help="Retention: keep the last N versions."
 )
 @click.option("--keep-days", type=click.IntRange(min=1), help="Retention: keep N days of versions.")
+@click.option(
+    "--separate-releaser",
+    is_flag=True,
+    help="Lock: whoever authored a version may not release it.",
+)
 @click.option("--update", is_flag=True, help="Replace the settings of an existing config.")
 @global_options
 def create(
@@ -54,11 +59,14 @@ def create(
     labels: tuple[str, ...],
     keep_last: int | None,
     keep_days: int | None,
+    separate_releaser: bool,
     update: bool,
 ) -> None:
     """Create config NAME (with --update: create or replace its settings)."""
     ctx = get_ctx()
     body: dict[str, Any] = {"format": fmt, "labels": parse_labels(labels)}
+    if separate_releaser:
+        body["separate_releaser"] = True
     if schema is not None:
         body["schema"] = load_structured(schema, "--schema")
     retention = {k: v for k, v in (("keep_last", keep_last), ("keep_days", keep_days)) if v}
@@ -106,6 +114,7 @@ def show(name: str) -> None:
             ("labels", labels_text(meta.get("labels"))),
             ("schema", "yes" if meta.get("schema") else "no"),
             ("retention", ", ".join(f"{k}={v}" for k, v in retention.items() if v) or "-"),
+            ("separate releaser", "yes" if meta.get("separate_releaser") else "no"),
             ("latest version", latest.get("version")),
             ("latest sha256", latest.get("sha256")),
             ("release revision", release.get("revision")),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, TypeVar, Unpack, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 import click
 
@@ -15,29 +15,6 @@ from conflux.tls import TlsError
 
 DEFAULT_TIMEOUT = 10.0
 _C = TypeVar("_C")
-
-
-class TokenRestClient(RestClient):
-    """`RestClient` that sends `Authorization: Bearer <token>` with every request."""
-
-    def __init__(
-        self, endpoints: list[str], token: str | None, timeout: float, **tls: Unpack[TlsOptions]
-    ) -> None:
-        super().__init__(endpoints, timeout=timeout, **tls)
-        self.token = token
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        merged = dict(headers or {})
-        if self.token:
-            merged.setdefault("Authorization", f"Bearer {self.token}")
-        return super().request(method, path, body, merged, query)
 
 
 @dataclass
@@ -61,11 +38,15 @@ class CliContext:
         fmt = cast(Format, self.options.get("output") or "table")
         return Output(fmt)
 
-    def client(self, timeout: float = DEFAULT_TIMEOUT) -> TokenRestClient:
+    def client(self, timeout: float = DEFAULT_TIMEOUT) -> RestClient:
+        """A client for the configured endpoints that sends the resolved token, if any."""
         settings = self.settings
         return tls_usage_errors(
-            lambda: TokenRestClient(
-                list(settings.endpoints), settings.token, timeout, **tls_files(settings)
+            lambda: RestClient(
+                list(settings.endpoints),
+                timeout=timeout,
+                token=settings.token,
+                **tls_files(settings),
             )
         )
 

@@ -1,18 +1,31 @@
-"""An in-process node: the real aiohttp app over MemoryStore and LocalProposer."""
+"""An in-process node: the real aiohttp app over MemoryStore and LocalProposer.
+
+`make_app()` seeds its store like a bootstrapped cluster (the `admin` user, the token
+key) plus the tenant `acme`, and `authed(app)` is a test client that sends an admin
+token with every request; tests about refusals pass their own `Authorization`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from conflux_node.api.server import build_app
+from conflux_node.auth.passwords import hash_password
+from conflux_node.auth.tokens import issue_token, new_jti
 from conflux_node.consensus.bridge import LocalProposer
 from conflux_node.consensus.machine import StateMachine
 from conflux_node.consensus.raft import RaftStatus
+from conflux_node.model.commands import Bootstrap, CreateTenant, encode
+from conflux_node.model.identity import read_jwt_key
+from conflux_node.service.access import AccessControl
 from conflux_node.service.cluster import ClusterInfo, MemberInfo
 from conflux_node.service.identity import IdentityAdmin
 from conflux_node.service.reads import ConfigReads
@@ -23,6 +36,48 @@ from conflux_node.storage.memory import MemoryStore
 
 LIMIT = 2000
 C = "/api/v1/configs/acme/shop/prod/db"
+ADMIN_PASSWORD = "Adm1n-Pa55-for-tests"
+JWT_KEY = "unit-test-jwt-key-0123456789abcdef0123456789abcdef"
+TOKEN = web.AppKey("test_admin_token", str)
+STORE = web.AppKey("test_store", MemoryStore)
+Client = TestClient[Any, Any]
+
+
+@functools.cache
+def admin_hash() -> str:
+    return hash_password(ADMIN_PASSWORD)
+
+
+def seeded_store(tenants: tuple[str, ...] = ("acme",)) -> MemoryStore:
+    """A store as a bootstrapped cluster leaves it, with `tenants` created."""
+    store = MemoryStore()
+    machine = StateMachine(store)
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    commands = [Bootstrap("admin", admin_hash(), JWT_KEY, "system", now)]
+    commands += [CreateTenant(name, "user:admin", now) for name in tenants]
+    for index, command in enumerate(commands, start=1):
+        machine.apply_entry(index, encode(command))
+    return store
+
+
+def token_for(store: Any, subject: str = "user:admin", ttl: float = 3600) -> str:
+    """A token signed with the store's key, as login would issue it."""
+    key = read_jwt_key(store)
+    assert key is not None, "the store is not bootstrapped"
+    token, _ = issue_token(
+        key.encode(), subject, datetime.now(UTC), timedelta(seconds=ttl), jti=new_jti()
+    )
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def authed(app: web.Application) -> Client:
+    """A test client sending the app's admin token (when it has one) by default."""
+    token = app.get(TOKEN)
+    return TestClient(TestServer(app), headers=bearer(token) if token else None)
 
 
 class FixedStatus:
@@ -42,8 +97,11 @@ class FixedStatus:
         )
 
 
-def make_app(store: Any = None, proposer: Any = None, status: Any = None) -> Any:
-    store = store if store is not None else MemoryStore()
+def make_app(
+    store: Any = None, proposer: Any = None, status: Any = None, *, metrics_open: bool = True
+) -> Any:
+    """The app over `store` (default: `seeded_store()`); `app[TOKEN]` is an admin token."""
+    store = store if store is not None else seeded_store()
     reads = ConfigReads(store)
     machine = StateMachine(store, reads.on_events)
     cluster = ClusterInfo(
@@ -53,7 +111,8 @@ def make_app(store: Any = None, proposer: Any = None, status: Any = None) -> Any
     writes = ConfigWrites(reads, proposer, max_content_bytes=LIMIT)
     hub = WatchHub(reads, asyncio.get_running_loop())
     machine.subscribe(hub.on_events)
-    return build_app(
+    sessions = Sessions(store, token_ttl=3600)
+    app = build_app(
         writes,
         reads,
         cluster,
@@ -61,19 +120,22 @@ def make_app(store: Any = None, proposer: Any = None, status: Any = None) -> Any
         max_content_bytes=LIMIT,
         hub=hub,
         identity=IdentityAdmin(store, proposer),
-        sessions=Sessions(store, token_ttl=3600),
+        sessions=sessions,
+        access=AccessControl(store, sessions, proposer),
+        metrics_open=metrics_open,
     )
+    if isinstance(store, MemoryStore) and read_jwt_key(store) is not None:
+        app[TOKEN], app[STORE] = token_for(store), store
+    return app
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(make_app())) as test_client:
+async def client() -> AsyncIterator[Client]:
+    async with authed(make_app()) as test_client:
         yield test_client
 
 
-async def setup_config(
-    client: TestClient[Any, Any], versions: list[str], fmt: str = "json"
-) -> None:
+async def setup_config(client: Client, versions: list[str], fmt: str = "json") -> None:
     response = await client.put(C, json={"format": fmt})
     assert response.status == 201
     for content in versions:

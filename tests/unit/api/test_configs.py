@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from tests.unit.api.conftest import LIMIT, C, make_app, setup_config
+from tests.unit.api.conftest import LIMIT, C, authed, make_app, setup_config
 
 Client = TestClient[Any, Any]
 
@@ -34,7 +34,7 @@ async def test_versions_are_numbered_and_duplicates_are_not_created(client: Clie
     assert (await again.json())["created"] is False
     assert (await again.json())["version"] == 2
     one = await (await client.get(C + "/versions/1")).json()
-    assert one["content"] == '{"a": 1}' and one["author"] == "anonymous"
+    assert one["content"] == '{"a": 1}' and one["author"] == "user:admin"
 
 
 async def test_versions_paginate_newest_first(client: Client) -> None:
@@ -178,7 +178,7 @@ class ExplodingStore:
 
 
 async def test_internal_errors_carry_no_trace() -> None:
-    async with TestClient(TestServer(make_app(store=ExplodingStore()))) as client:
+    async with authed(make_app(store=ExplodingStore())) as client:
         response = await client.get(C)
         assert response.status == 500
         text = await response.text()
@@ -194,7 +194,7 @@ class NoLeaderProposer:
 
 
 async def test_no_leader_is_503_with_retry_after() -> None:
-    async with TestClient(TestServer(make_app(proposer=NoLeaderProposer()))) as client:
+    async with authed(make_app(proposer=NoLeaderProposer())) as client:
         response = await client.put(C, json={"format": "json"})
         assert response.status == 503
         assert response.headers["Retry-After"] == "1"

@@ -3,18 +3,19 @@ login, whoami and the audit log, and that no secret leaks into state, answers or
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from conflux_node.consensus.bridge import LocalProposer
 from conflux_node.consensus.machine import StateMachine
 from conflux_node.service.bootstrap import bootstrap_once
 from conflux_node.storage.memory import MemoryStore
-from tests.unit.api.conftest import make_app
+from tests.unit.api.conftest import authed, make_app
 
 Client = TestClient[Any, Any]
 ADMIN_PASSWORD = "Adm1n-Pa55-for-tests"
@@ -30,7 +31,7 @@ async def bootstrapped_store() -> MemoryStore:
 @pytest.fixture
 async def env() -> AsyncIterator[tuple[Client, MemoryStore]]:
     store = await bootstrapped_store()
-    async with TestClient(TestServer(make_app(store=store))) as test_client:
+    async with authed(make_app(store=store)) as test_client:
         yield test_client, store
 
 
@@ -44,6 +45,19 @@ async def admin_headers(client: Client) -> dict[str, str]:
     response = await login(client, "admin", ADMIN_PASSWORD)
     assert response.status == 200, await response.text()
     return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+
+NONE = {"Authorization": ""}
+
+
+async def until_audited(client: Client, actor: str) -> None:
+    """Denials are recorded in the background: wait until `actor` has a record."""
+    for _ in range(100):
+        page = await (await client.get(f"/api/v1/audit?actor={actor}")).json()
+        if page["items"]:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no audit record for {actor}")
 
 
 def store_text(store: MemoryStore) -> str:
@@ -187,7 +201,7 @@ async def test_login_and_whoami(env: tuple[Client, MemoryStore]) -> None:
         assert refused.status == 401, header
         assert refused.headers["WWW-Authenticate"].startswith("Bearer")
         assert tampered not in await refused.text()
-    assert (await client.get("/api/v1/auth/whoami")).status == 401
+    assert (await client.get("/api/v1/auth/whoami", headers={"Authorization": ""})).status == 401
 
 
 async def test_login_is_rate_limited_on_the_sixth_attempt(env: tuple[Client, MemoryStore]) -> None:
@@ -216,7 +230,12 @@ async def test_audit_records_actor_and_outcome_without_secrets(
         "/api/v1/tenants/acme/apikeys", json={"name": "svc", "role": "client"}, headers=headers
     )
     key = (await created.json())["key"]
-    await client.post("/api/v1/tenants", json={"name": "anon"})
+    bob = await login(client, "bob", BOB_PASSWORD)
+    bob_headers = {"Authorization": f"Bearer {(await bob.json())['token']}"}
+    refused = await client.post("/api/v1/tenants", json={"name": "anon"}, headers=bob_headers)
+    assert refused.status == 403
+    assert (await client.post("/api/v1/tenants", json={"name": "x"}, headers=NONE)).status == 401
+    await until_audited(client, "user:bob")
 
     response = await client.get("/api/v1/audit")
     assert response.status == 200
@@ -227,7 +246,7 @@ async def test_audit_records_actor_and_outcome_without_secrets(
         ("user:admin", "create_tenant", "tenant/acme", "rejected:conflict"),
         ("user:admin", "create_user", "user/bob", "ok"),
         ("user:admin", "create_api_key", f"apikey/{key.split('_')[1]}", "ok"),
-        ("anonymous", "create_tenant", "tenant/anon", "ok"),
+        ("user:bob", "tenant.admin", "POST /api/v1/tenants", "denied"),
     ]
     assert rows[0][3] == "ok" and rows[0][2] == "user/admin"
     assert page["next"] is None
@@ -236,8 +255,8 @@ async def test_audit_records_actor_and_outcome_without_secrets(
 
     acme = await (await client.get("/api/v1/audit?tenant=acme")).json()
     assert {r["tenant"] for r in acme["items"]} == {"acme"}
-    anon = await (await client.get("/api/v1/audit?actor=anonymous")).json()
-    assert [r["target"] for r in anon["items"]] == ["tenant/anon"]
+    bobs = await (await client.get("/api/v1/audit?actor=user:bob")).json()
+    assert [r["outcome"] for r in bobs["items"]] == ["denied"]
     first = await (await client.get("/api/v1/audit?limit=2")).json()
     assert len(first["items"]) == 2 and first["next"] == 2
     rest = await (await client.get(f"/api/v1/audit?after={first['next']}&limit=1000")).json()

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 
 from conflux.cli.main import cli
 from conflux_node.storage.memory import MemoryStore
-from tests.unit.api.conftest import make_app
+from tests.unit.api.conftest import TOKEN, make_app, seeded_store
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Node:
     url: str
     loop: asyncio.AbstractEventLoop
     authorizations: list[str | None] = field(default_factory=list)
+    token: str | None = None  # an admin token, when the store is bootstrapped
 
 
 RECORDER = web.AppKey("recorder", list)
@@ -44,12 +45,12 @@ async def _record_auth(request: web.Request, handler: Any) -> web.StreamResponse
 StoreFactory = Callable[[], Awaitable[MemoryStore]]
 
 
-async def _empty_store() -> MemoryStore:
-    return MemoryStore()
+async def _seeded_store() -> MemoryStore:
+    return seeded_store()
 
 
 @contextmanager
-def serve_node(make_store: StoreFactory = _empty_store) -> Iterator[Node]:
+def serve_node(make_store: StoreFactory = _seeded_store) -> Iterator[Node]:
     """Serve the real app over the store `make_store` prepares, on its own loop thread."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -59,10 +60,11 @@ def serve_node(make_store: StoreFactory = _empty_store) -> Iterator[Node]:
         app = make_app(store=await make_store())
         recorder: list[str | None] = []
         app[RECORDER] = recorder
-        app.middlewares.append(_record_auth)
+        app.middlewares.insert(0, _record_auth)  # before the guard can refuse
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         holder["server"], holder["recorder"] = server, recorder
+        holder["token"] = app.get(TOKEN)
         holder["url"] = str(server.make_url("")).rstrip("/")
 
     def run() -> None:
@@ -75,7 +77,7 @@ def serve_node(make_store: StoreFactory = _empty_store) -> Iterator[Node]:
     thread.start()
     assert started.wait(30), "in-process node did not start"
     try:
-        yield Node(holder["url"], loop, holder["recorder"])
+        yield Node(holder["url"], loop, holder["recorder"], holder["token"])
     finally:
         asyncio.run_coroutine_threadsafe(holder["server"].close(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
@@ -96,6 +98,7 @@ class Cli:
     runner: CliRunner
     node_url: str
     home: Path
+    token: str | None = None  # CONFLUX_TOKEN unless a test sets its own
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str | None]:
         base: dict[str, str | None] = {
@@ -106,7 +109,7 @@ class Cli:
             "CONFLUX_TENANT": "acme",
             "CONFLUX_APP": "shop",
             "CONFLUX_ENV": "prod",
-            "CONFLUX_TOKEN": None,
+            "CONFLUX_TOKEN": self.token,
             "CONFLUX_DEBUG": None,
             "COLUMNS": "200",
         }
@@ -126,4 +129,4 @@ class Cli:
 
 @pytest.fixture
 def run(node: Node, tmp_path: Path) -> Cli:
-    return Cli(CliRunner(), node.url, tmp_path)
+    return Cli(CliRunner(), node.url, tmp_path, node.token)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import conflux.cli.auth as cli_auth
 from conflux.cli.settings import resolve, token_file_path
@@ -34,6 +35,18 @@ def node() -> Iterator[Node]:
     """The conftest node, but bootstrapped: user `admin` and the token signing key exist."""
     with serve_node(bootstrapped_store) as served:
         yield served
+
+
+@pytest.fixture
+def run(node: Node, tmp_path: Path) -> Cli:
+    """A CLI with no credential of its own: these tests log in."""
+    return Cli(CliRunner(), node.url, tmp_path)
+
+
+def as_admin(run: Cli) -> None:
+    """Log in as the admin, as a user would before `conflux admin ...`."""
+    result = login(run)
+    assert result.exit_code == 0, result.output
 
 
 def token_file(run: Cli) -> Path:
@@ -167,6 +180,7 @@ def test_an_explicit_token_wins_over_the_stored_one(run: Cli, node: Node) -> Non
 
 
 def test_tenants(run: Cli) -> None:
+    as_admin(run)
     assert run.ok("admin", "tenants", "create", "acme").stdout.strip() == "created tenant acme"
     dup = run("admin", "tenants", "create", "acme")
     assert dup.exit_code == 4
@@ -194,6 +208,7 @@ def test_tenants(run: Cli) -> None:
 
 
 def test_users(run: Cli, caplog: pytest.LogCaptureFixture) -> None:
+    as_admin(run)
     caplog.set_level(logging.DEBUG)
     created = make_user(run)
     assert created.exit_code == 0, created.output
@@ -213,6 +228,7 @@ def test_users(run: Cli, caplog: pytest.LogCaptureFixture) -> None:
     assert missing.stderr.startswith("error: user_not_found: ")
     # bob can log in with the password he was given.
     assert login(run, "bob", BOB_PASSWORD).stdout.startswith("logged in as bob until ")
+    as_admin(run)
     assert run.ok("admin", "users", "delete", "bob", "--yes").stdout.strip() == "deleted user bob"
     assert run("admin", "users", "delete", "bob", "--yes").exit_code == 3
     for result in (created, dup, admin):
@@ -223,6 +239,7 @@ def test_users(run: Cli, caplog: pytest.LogCaptureFixture) -> None:
 def test_user_password_prompt_is_hidden_and_confirmed(
     run: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    as_admin(run)
     monkeypatch.setattr(cli_auth, "stdin_is_terminal", lambda: True)
     mismatch = run("admin", "users", "create", "dave", input="first-pass\nsecond-pass\n")
     assert mismatch.exit_code != 0
@@ -233,6 +250,7 @@ def test_user_password_prompt_is_hidden_and_confirmed(
 
 
 def test_user_create_without_a_terminal_needs_password_stdin(run: Cli) -> None:
+    as_admin(run)
     result = run("admin", "users", "create", "bob", input=BOB_PASSWORD + "\n")
     assert result.exit_code == 2
     assert BOB_PASSWORD not in result.output
@@ -242,6 +260,7 @@ def test_user_create_without_a_terminal_needs_password_stdin(run: Cli) -> None:
 
 
 def test_roles(run: Cli) -> None:
+    as_admin(run)
     run.ok("admin", "tenants", "create", "acme")
     assert make_user(run).exit_code == 0
     granted = run.ok("admin", "roles", "grant", "acme", "bob", "editor")
@@ -271,6 +290,7 @@ def test_roles_help_lists_the_built_in_roles(run: Cli) -> None:
 
 
 def test_keys_are_shown_once(run: Cli, node: Node) -> None:
+    as_admin(run)
     run.ok("admin", "tenants", "create", "acme")
     created = run.ok("admin", "keys", "create", "acme", "checkout", "--role", "client",
                      "--expires-at", "2030-01-01T00:00:00Z")  # fmt: skip
@@ -317,6 +337,7 @@ def test_keys_are_shown_once(run: Cli, node: Node) -> None:
 
 
 def test_audit_pages_and_filters(run: Cli) -> None:
+    as_admin(run)
     for name in ("acme", "globex", "initech"):
         run.ok("admin", "tenants", "create", name)
     first = json.loads(run.ok("admin", "audit", "--limit", "2", "-o", "json").stdout)
@@ -338,6 +359,7 @@ def test_audit_pages_and_filters(run: Cli) -> None:
 
 
 def test_passwords_never_reach_output_or_logs(run: Cli, caplog: pytest.LogCaptureFixture) -> None:
+    as_admin(run)
     caplog.set_level(logging.DEBUG)
     results = [
         login(run),

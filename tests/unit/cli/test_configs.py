@@ -153,3 +153,13 @@ def test_unknown_format_is_a_usage_error(run: Cli) -> None:
     result = run("config", "create", "db", "--format", "xml")
     assert result.exit_code == 2
     assert "'xml' is not one of" in result.stderr
+
+
+def test_create_with_separate_releaser_sets_the_lock(run: Cli) -> None:
+    run.ok("config", "create", "db", "--format", "json", "--separate-releaser")
+    meta = json.loads(run.ok("config", "show", "db", "-o", "json").stdout)
+    assert meta["separate_releaser"] is True
+    assert "separate releaser" in run.ok("config", "show", "db").stdout
+    run.ok("config", "create", "db", "--format", "json", "--update")
+    meta = json.loads(run.ok("config", "show", "db", "-o", "json").stdout)
+    assert meta["separate_releaser"] is False

@@ -66,9 +66,11 @@ def test_unexpected_errors_never_show_a_traceback(
 
 def test_token_is_sent_as_bearer(run: Cli, node: Node) -> None:
     run.ok("config", "list")
-    run.ok("config", "list", env={"CONFLUX_TOKEN": "from-env"})
-    run.ok("--token", "from-flag", "config", "list", env={"CONFLUX_TOKEN": "from-env"})
-    assert node.authorizations == [None, "Bearer from-env", "Bearer from-flag"]
+    assert run("config", "list", env={"CONFLUX_TOKEN": "from-env"}).exit_code == 6
+    flag = run("--token", "from-flag", "config", "list", env={"CONFLUX_TOKEN": "from-env"})
+    assert flag.exit_code == 6
+    assert "unauthenticated" in flag.stderr
+    assert node.authorizations == [f"Bearer {node.token}", "Bearer from-env", "Bearer from-flag"]
 
 
 def test_missing_scope_is_a_usage_error(run: Cli) -> None:

@@ -95,7 +95,7 @@ class Watcher:
     def __init__(self, node: Node, *args: str) -> None:
         env = {**os.environ, "CONFLUX_ENDPOINTS": node.url, "CONFLUX_TENANT": "acme",
                "CONFLUX_APP": "shop", "CONFLUX_ENV": "prod",
-               "CONFLUX_CONFIG_FILE": os.devnull}  # fmt: skip
+               "CONFLUX_CONFIG_FILE": os.devnull, "CONFLUX_TOKEN": node.token or ""}  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "conflux.cli.main", "watch", *args],
             stdout=subprocess.PIPE,
@@ -129,7 +129,7 @@ def test_watch_follows_changes_and_exits_0_on_ctrl_c(run: Cli, node: Node) -> No
     proc = watcher.proc
     try:
         assert watcher.next()["version"] == 1
-        api = RestClient(node.url)
+        api = RestClient(node.url, token=node.token)
         api.put(C + "/release", {"default_version": 1, "rules": [
             {"name": "canary", "match": {"labels": {"zone": "a"}}, "version": 2}]})  # fmt: skip
         started = time.monotonic()

@@ -19,20 +19,22 @@ from click.testing import CliRunner
 
 from conflux.cli.settings import resolve
 from conflux_node.tls import server_context
-from tests.unit.api.conftest import make_app
+from tests.unit.api.conftest import TOKEN, make_app
 from tests.unit.cli.conftest import Cli
 from tests.unit.test_tls import Pki, pki, server_tls
 
 __all__ = ["pki"]  # the module-scoped certificates fixture, shared with tests/unit/test_tls.py
 
 
-def serve_https(pki: Pki, require_client: bool) -> Iterator[str]:
+def serve_https(pki: Pki, require_client: bool) -> Iterator[tuple[str, str]]:
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder: dict[str, Any] = {}
 
     async def start() -> None:
-        runner = web.AppRunner(make_app(), access_log=None)
+        app = make_app()
+        holder["token"] = app[TOKEN]
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         context = server_context(server_tls(pki, require_client=require_client))
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
@@ -50,7 +52,7 @@ def serve_https(pki: Pki, require_client: bool) -> Iterator[str]:
     thread.start()
     assert started.wait(10), "in-process HTTPS node did not start"
     try:
-        yield holder["url"]
+        yield holder["url"], holder["token"]
     finally:
         asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
@@ -60,14 +62,14 @@ def serve_https(pki: Pki, require_client: bool) -> Iterator[str]:
 
 @pytest.fixture
 def https(pki: Pki, tmp_path: Path) -> Iterator[Cli]:
-    for url in serve_https(pki, require_client=False):
-        yield Cli(CliRunner(), url, tmp_path)
+    for url, token in serve_https(pki, require_client=False):
+        yield Cli(CliRunner(), url, tmp_path, token)
 
 
 @pytest.fixture
 def mutual(pki: Pki, tmp_path: Path) -> Iterator[Cli]:
-    for url in serve_https(pki, require_client=True):
-        yield Cli(CliRunner(), url, tmp_path)
+    for url, token in serve_https(pki, require_client=True):
+        yield Cli(CliRunner(), url, tmp_path, token)
 
 
 def release_db(run: Cli, *tls: str) -> None:

@@ -6,24 +6,40 @@ import logging
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from conflux_node.consensus.machine import InternalApplyError, StateMachine
 from conflux_node.consensus.snapshot import SnapshotStore
 from conflux_node.model import commands, keys
-from conflux_node.model.apply import Event
-from conflux_node.model.commands import CreateVersion, DeleteConfig, PutConfig, SetRelease
+from conflux_node.model.apply import Event, apply
+from conflux_node.model.commands import (
+    CreateTenant,
+    CreateVersion,
+    DeleteConfig,
+    PutConfig,
+    SetRelease,
+)
 from conflux_node.model.entities import ConfigSpec, ReleaseSpec
 from conflux_node.model.errors import ConfigNotFound
 from conflux_node.model.names import Coords
 from conflux_node.storage.memory import MemoryStore
+from conflux_node.storage.protocol import Store
 from conflux_node.storage.rocks import RocksStore
 
 C = Coords("acme", "shop", "prod", "db")
 NOW = "2026-01-01T00:00:00.000+00:00"
+StoreT = TypeVar("StoreT", bound=Store)
 RAFT = (None, (b"last", 7, 2), (b"prev", 6, 2), ["127.0.0.1:7071", "127.0.0.1:7072"])
+
+
+def with_tenant(store: StoreT) -> StoreT:
+    """`store` with C's tenant in it, applied before log entry 1 (config writes need it)."""
+    effects = apply(store, CreateTenant(C.tenant, "root", NOW))
+    assert effects.ok
+    store.write(effects.writes, 0)
+    return store
 
 
 def put_config() -> bytes:
@@ -58,7 +74,7 @@ class Sink:
 
 
 def test_applies_and_returns_result() -> None:
-    store = MemoryStore()
+    store = with_tenant(MemoryStore())
     machine = StateMachine(store)
     result = machine.apply_entry(1, put_config())
     assert isinstance(result, dict)
@@ -76,7 +92,7 @@ def test_applies_and_returns_result() -> None:
 
 def test_emits_events_to_sinks() -> None:
     first, second = Sink(), Sink()
-    machine = StateMachine(MemoryStore(), first)
+    machine = StateMachine(with_tenant(MemoryStore()), first)
     machine.apply_entry(1, put_config())
     machine.subscribe(second)
     machine.apply_entry(2, create_version("a"))
@@ -90,7 +106,7 @@ def test_emits_events_to_sinks() -> None:
 
 def test_no_events_no_sink_call() -> None:
     sink = Sink()
-    machine = StateMachine(MemoryStore(), sink)
+    machine = StateMachine(with_tenant(MemoryStore()), sink)
     machine.apply_entry(1, put_config())
     machine.apply_entry(2, create_version("a"))
     machine.apply_entry(3, create_version("a"))  # duplicate: no events
@@ -114,7 +130,7 @@ def test_rejection_is_returned_and_advances_index() -> None:
 
 
 def test_replayed_indexes_are_skipped() -> None:
-    store = MemoryStore()
+    store = with_tenant(MemoryStore())
     sink = Sink()
     machine = StateMachine(store, sink)
     machine.apply_entry(1, put_config())
@@ -133,7 +149,7 @@ def test_replayed_indexes_are_skipped() -> None:
 
 
 def test_replay_after_restart_changes_nothing() -> None:
-    store = MemoryStore()
+    store = with_tenant(MemoryStore())
     log = [put_config(), create_version("a"), set_release(1), create_version("b")]
     machine = StateMachine(store)
     for i, payload in enumerate(log, 1):
@@ -158,7 +174,7 @@ def test_replay_after_restart_changes_nothing() -> None:
 def test_undecodable_payload_does_not_wedge(
     payload: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = MemoryStore()
+    store = with_tenant(MemoryStore())
     sink = Sink()
     machine = StateMachine(store, sink)
     machine.apply_entry(1, put_config())
@@ -182,7 +198,7 @@ def test_undecodable_payload_does_not_wedge(
 
 
 def _machine_with_state(store: MemoryStore | RocksStore) -> StateMachine:
-    machine = StateMachine(store)
+    machine = StateMachine(with_tenant(store))
     for i, payload in enumerate(
         [put_config(), create_version("a"), create_version("b"), set_release(2)], 1
     ):

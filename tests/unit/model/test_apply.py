@@ -12,6 +12,7 @@ from conflux_node.model import commands, keys
 from conflux_node.model.apply import Effects, apply
 from conflux_node.model.commands import (
     Command,
+    CreateTenant,
     CreateVersion,
     DeleteConfig,
     PutConfig,
@@ -52,11 +53,16 @@ def _is_audit(key: bytes) -> bool:
 
 
 class Harness:
-    """A MemoryStore plus a Raft-like index: every command is applied then written."""
+    """A MemoryStore plus a Raft-like index: every command is applied then written.
 
-    def __init__(self) -> None:
+    Config writes need their tenant, so the tenants named are created first.
+    """
+
+    def __init__(self, tenants: Sequence[str] = (C.tenant,)) -> None:
         self.store = MemoryStore()
         self.index = 0
+        for name in tenants:
+            assert self.run(CreateTenant(name, "root", T0)).ok
 
     def run(self, command: Command) -> Effects:
         effects = apply(self.store, command)

@@ -9,6 +9,7 @@ import pytest
 
 from conflux_node.model import keys
 from conflux_node.model.apply import Effects, apply
+from conflux_node.model.audit import audit_record
 from conflux_node.model.commands import (
     BindRole,
     Command,
@@ -47,6 +48,7 @@ from conflux_node.model.identity import (
     tenant_exists,
 )
 from conflux_node.model.names import Coords
+from conflux_node.model.view import read_config
 from tests.unit.model.support import (
     ADMIN_HASH,
     ALICE_HASH,
@@ -168,10 +170,32 @@ def test_delete_missing_tenant(h: Harness) -> None:
     assert error.details == {"tenant": "ghost"}
 
 
-def test_config_writes_do_not_yet_require_a_tenant(h: Harness) -> None:
-    # Enforcement switches on with the auth wiring; until then `tenant_exists` tells.
-    assert h.run(put_config(C)).ok
-    assert not tenant_exists(h.store, C.tenant)
+def test_config_under_missing_tenant_is_rejected(h: Harness) -> None:
+    before = h.dump()
+    effects = h.run(put_config(C))
+    assert isinstance(effects.result, TenantNotFound)
+    assert effects.result.code == "tenant_not_found"
+    assert effects.result.message == "tenant acme does not exist"
+    assert effects.result.details == {"tenant": "acme"}
+    assert [k for k, _ in effects.writes] == [keys.audit_key(1), keys.AUDIT_SEQ]
+    assert effects.events == ()
+    assert read_config(h.store, C) is None
+    record = audit_record(h.store, 1)
+    assert record is not None
+    assert record.outcome == "rejected:tenant_not_found"
+    assert [k for k, _ in h.dump() if k not in dict(before)] == [
+        keys.audit_key(1),
+        b"m/applied_index",
+        keys.AUDIT_SEQ,
+    ]
+
+
+def test_config_under_created_tenant_is_accepted(h: Harness) -> None:
+    assert h.run(tenant(C.tenant)).ok
+    effects = h.run(put_config(C))
+    assert effects.ok
+    assert effects.result["created"] is True
+    assert read_config(h.store, C) is not None
 
 
 # --- users ---------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from conflux_node.model.errors import Unavailable
 from conflux_node.storage.memory import MemoryStore
 from conflux_node.storage.protocol import APPLIED_KEY, Store, prefix_end
 from conflux_node.storage.rocks import RocksStore
@@ -333,6 +335,41 @@ def test_recovery_between_the_two_renames(tmp_path: Path) -> None:
     finally:
         store.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db"]
+
+
+def test_reads_during_a_restore_are_unavailable_never_an_internal_error(
+    tmp_path: Path,
+) -> None:
+    source = RocksStore(tmp_path / "source")
+    source.write([(b"k", b"v")], 1)
+    source.checkpoint(tmp_path / "ckpt")
+    source.close()
+    store = RocksStore(tmp_path / "live")
+    store.write([(b"k", b"v")], 1)
+    failures: list[Exception] = []
+    reads = [0]
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                store.get(b"k")
+                list(store.scan(b""))
+                reads[0] += 1
+            except Exception as error:
+                failures.append(error)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(5):
+            store.restore(tmp_path / "ckpt")
+    finally:
+        done.set()
+        thread.join(10)
+        store.close()
+    assert reads[0] > 0
+    assert all(isinstance(error, Unavailable) for error in failures), failures
 
 
 def test_recovery_when_restore_crashes_on_second_rename(

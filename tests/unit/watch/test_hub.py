@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from conflux_node.api.context import HUB
 from conflux_node.model.entities import ClientIdentity
 from conflux_node.model.names import Coords
 from conflux_node.service.watch import WatchHub
-from tests.unit.api.conftest import C, make_app, setup_config
+from tests.unit.api.conftest import C, authed, make_app, setup_config
 
 DB = Coords("acme", "shop", "prod", "db")
 Client = TestClient[Any, Any]
@@ -28,7 +28,7 @@ async def release(client: Client, body: dict[str, Any]) -> None:
 
 
 async def test_initial_difference_then_changes() -> None:
-    async with TestClient(TestServer(make_app())) as client:
+    async with authed(make_app()) as client:
         hub: WatchHub = client.app[HUB]
         await setup_config(client, ['{"v": 1}', '{"v": 2}'])
         await release(client, {"default_version": 1})
@@ -50,7 +50,7 @@ async def test_initial_difference_then_changes() -> None:
 
 
 async def test_canary_change_notifies_only_matching_clients() -> None:
-    async with TestClient(TestServer(make_app())) as client:
+    async with authed(make_app()) as client:
         hub: WatchHub = client.app[HUB]
         await setup_config(client, ['{"v": 1}', '{"v": 2}'])
         await release(client, {"default_version": 1})
@@ -65,7 +65,7 @@ async def test_canary_change_notifies_only_matching_clients() -> None:
 
 
 async def test_deleted_config_is_reported_absent() -> None:
-    async with TestClient(TestServer(make_app())) as client:
+    async with authed(make_app()) as client:
         hub: WatchHub = client.app[HUB]
         await setup_config(client, ['{"v": 1}'])
         await release(client, {"default_version": 1})
@@ -77,7 +77,7 @@ async def test_deleted_config_is_reported_absent() -> None:
 
 
 async def test_slow_watcher_is_dropped_and_told_to_resync() -> None:
-    async with TestClient(TestServer(make_app())) as client:
+    async with authed(make_app()) as client:
         hub: WatchHub = client.app[HUB]
         hub._queue_size = 2
         await setup_config(client, [f'{{"v": {i}}}' for i in range(1, 5)])
