@@ -89,6 +89,7 @@ class Sessions:
         if not isinstance(username, str) or not username or len(username) > MAX_USERNAME_CHARS:
             raise InvalidInput("username must be a non-empty string", field="username")
         password = check_password_input(data.get("password"))  # type: ignore[arg-type]
+        signing_key = self._signing_key()  # 503 before bootstrap, not a failed attempt
         limit_key = (username, ip)
         now_s = self._monotonic()
         if not self._limiter.attempt(limit_key, now_s):
@@ -102,7 +103,7 @@ class Sessions:
             raise Unauthenticated(BAD_LOGIN)
         self._limiter.reset(limit_key)
         token, expires_at = issue_token(
-            self._signing_key(), USER_SUBJECT + username, self._clock(), self._ttl, jti=new_jti()
+            signing_key, USER_SUBJECT + username, self._clock(), self._ttl, jti=new_jti()
         )
         return {"token": token, "expires_at": expires_at.isoformat()}
 

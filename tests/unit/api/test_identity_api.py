@@ -290,3 +290,11 @@ async def test_no_secret_reaches_the_logs(
     logged = caplog.text + "\n".join(str(r.__dict__) for r in caplog.records)
     for secret in (ADMIN_PASSWORD, BOB_PASSWORD, "a-wrong-password", token, key):
         assert secret not in logged
+
+
+async def test_login_before_bootstrap_is_503_and_costs_no_attempt() -> None:
+    async with authed(make_app(store=MemoryStore())) as client:
+        for _ in range(7):
+            early = await login(client, "admin", "whatever")
+            assert early.status == 503
+            assert early.headers["Retry-After"] == "1"
