@@ -45,6 +45,13 @@ async def get_user(request: web.Request) -> web.Response:
     return web.json_response(request.app[IDENTITY].get_user(request.match_info["user"]))
 
 
+async def set_password(request: web.Request) -> web.Response:
+    user, actor = request.match_info["user"], actor_of(request)
+    own = actor == f"user:{user}"
+    await request.app[IDENTITY].set_password(user, await json_body(request), actor, own=own)
+    return web.Response(status=204)
+
+
 async def delete_user(request: web.Request) -> web.Response:
     await request.app[IDENTITY].delete_user(request.match_info["user"], actor_of(request))
     return web.Response(status=204)

@@ -37,6 +37,7 @@ class Scope(Enum):
     TENANT_QUERY = "tenant-query"  # ?tenant=..., else system-wide
     WATCHED = "watched"  # the tenant of every ?config=tenant/app/env/name
     SYSTEM = "system"
+    SELF = "self"  # the path's {user} is the caller; anyone else needs it system-wide
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class Access:
             Scope.TENANT_QUERY: "in the `tenant` queried (system admins without one)",
             Scope.WATCHED: "in the tenant of every watched config",
             Scope.SYSTEM: "system-wide (system admins)",
+            Scope.SELF: "system-wide, unless the path's user is the caller",
         }[self.scope]
         return f"needs `{self.action}` {where}"
 
@@ -119,8 +121,10 @@ def check(request: web.Request, access: Access) -> Principal:
             request.method, request.path, request.remote, error.details.get("reason", "bad"),
         )  # fmt: skip
         raise
+    if access.scope is Scope.SELF and who.actor == f"user:{request.match_info['user']}":
+        return who
     if access.action is not None:
-        target = f"{request.method} {request.path}"
         for name in tenants_of(access, request):
-            control.authorize(who, access.action, name, target)
+            if not control.allowed(who, access.action, name):
+                control.refuse(who, access.action, name, f"{request.method} {request.path}")
     return who

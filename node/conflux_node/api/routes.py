@@ -128,6 +128,15 @@ USER_BODY = {
         "system_admin": {"type": "boolean"},
     },
 }
+PASSWORD_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["password"],
+    "properties": {
+        "password": {"type": "string", "maxLength": 1024},
+        "current_password": {"type": "string", "description": "needed for your own password"},
+    },
+}
 BINDING_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -251,6 +260,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/users/{user}", admin.get_user, "One user and its tenant roles",
           "admin", {200: "the user", 400: "bad name", 404: "unknown user"},
           access=system(r.USER_ADMIN)),
+    Route("PUT", "/api/v1/users/{user}/password", admin.set_password,
+          "Change a password; your own needs `current_password`. Older tokens stop working",
+          "admin", {204: "changed", **W, 403: "forbidden, or a wrong current_password",
+                    404: "unknown user"}, body=PASSWORD_BODY,
+          access=Access(Scope.SELF, r.USER_ADMIN)),
     Route("DELETE", "/api/v1/users/{user}", admin.delete_user,
           "Delete a user with its bindings", "admin",
           {204: "deleted", **W, 404: "unknown user"},

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from conflux_node.auth.errors import Forbidden, Unauthenticated
 from conflux_node.auth.policy import PolicySource
@@ -137,8 +137,11 @@ class AccessControl:
 
     def authorize(self, who: Principal, action: str, tenant: str | None, target: str) -> None:
         """Raise `Forbidden` (and record the denial) unless `who` may do `action`."""
-        if self.allowed(who, action, tenant):
-            return
+        if not self.allowed(who, action, tenant):
+            self.refuse(who, action, tenant, target)
+
+    def refuse(self, who: Principal, action: str, tenant: str | None, target: str) -> NoReturn:
+        """Record the denial of `action` to `who` and raise `Forbidden`."""
         self.counters.forbidden += 1
         self.record_denial(who, action, tenant, target)
         where = f"tenant {tenant}" if tenant is not None else "the cluster"

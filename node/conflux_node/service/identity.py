@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from conflux_node.auth.apikeys import ID_RE, PREFIX, generate_api_key, hash_secret
-from conflux_node.auth.passwords import check_password_input, hash_password
+from conflux_node.auth.errors import Forbidden
+from conflux_node.auth.passwords import check_password_input, hash_password, verify_password
 from conflux_node.consensus.bridge import Proposer
 from conflux_node.model import identity as ident
 from conflux_node.model.audit import MAX_PAGE, list_audit
@@ -28,6 +29,7 @@ from conflux_node.model.commands import (
     DeleteTenant,
     DeleteUser,
     RevokeApiKey,
+    SetPassword,
     UnbindRole,
 )
 from conflux_node.model.errors import (
@@ -112,6 +114,28 @@ class IdentityAdmin:
             **user.public(),
             "bindings": [{"tenant": b.tenant, "role": b.role} for b in bindings],
         }
+
+    async def set_password(self, username: str, body: object, actor: str, *, own: bool) -> None:
+        """Replace a password (as a new argon2id hash). Changing your own needs the
+        current one, so a stolen token alone cannot take the account over."""
+        data = require_object(body)
+        reject_unknown(data, {"password", "current_password"} if own else {"password"})
+        check_name("user", username)
+        password = check_password_input(data.get("password"))  # type: ignore[arg-type]
+        if own:
+            await self._check_current(username, data.get("current_password"))
+        password_hash = await asyncio.to_thread(hash_password, password)
+        await propose(self._proposer, SetPassword(username, password_hash, actor, self._now()))
+
+    async def _check_current(self, username: str, current: object) -> None:
+        if not isinstance(current, str) or not current:
+            raise InvalidInput(
+                "current_password is needed to change your own password", field="current_password"
+            )
+        user = ident.read_user(self._view, username)
+        stored = user.password_hash if user is not None else None
+        if not await asyncio.to_thread(verify_password, stored, current):
+            raise Forbidden("current_password does not match")
 
     async def delete_user(self, username: str, actor: str) -> Mapping[str, Any]:
         check_name("user", username)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -78,6 +79,35 @@ def login(username: str | None, password_stdin: bool) -> None:
         out.emit_json({"username": username, "expires_at": expires_at, "token_file": str(path)})
     else:
         out.line(f"logged in as {username} until {expires_at}")
+
+
+@auth.command("passwd")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the current, then the new password from stdin."
+)
+@global_options
+def passwd(password_stdin: bool) -> None:
+    """Change your own password, then log in again with it (older tokens stop working)."""
+    ctx = get_ctx()
+    who: dict[str, Any] = ctx.client().get(WHOAMI)
+    if who.get("kind") != "user":
+        raise click.UsageError("only a user has a password; this credential is an API key")
+    username = str(who["subject"])
+    current = read_password(password_stdin, what="Current password")
+    new = read_password(password_stdin, confirm=True, what="New password")
+    body = {"password": new, "current_password": current}
+    ctx.client().put(f"/api/v1/users/{quote(username, safe='')}/password", body)
+    del current, body
+    settings = ctx.settings
+    client = tls_usage_errors(lambda: RestClient(list(settings.endpoints), **tls_files(settings)))
+    answer: dict[str, Any] = client.post(LOGIN, {"username": username, "password": new})
+    del new
+    write_token_file(token_file_path(os.environ), str(answer["token"]))
+    out = ctx.output
+    if out.json:
+        out.emit_json({"username": username, "expires_at": answer.get("expires_at")})
+    else:
+        out.line(f"changed the password of {username}; logged in again")
 
 
 @auth.command("logout")

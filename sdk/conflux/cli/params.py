@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -116,3 +117,15 @@ def load_structured(path: str, option: str) -> Any:
         return json.loads(text)
     except ValueError as error:
         raise click.BadParameter(f"{path} is not valid JSON: {error}", param_hint=option) from None
+
+
+def seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def confirm_delete(yes: bool, what: str, detail: str = "") -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"refusing to delete {what} without --yes")
+    click.confirm(f"Delete {what}{detail}?", abort=True)

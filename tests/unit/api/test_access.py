@@ -228,3 +228,34 @@ async def test_separate_releaser_refuses_the_author(env: tuple[Client, MemorySto
     assert other.status == 200
     served = await (await client.get("/api/v1/fetch/globex/shop/prod/db")).json()
     assert served["version"] == version
+
+
+async def test_passwords_change_with_proof_and_old_tokens_stop_working(
+    env: tuple[Client, MemoryStore],
+) -> None:
+    client, _ = env
+    login = {"username": "bob", "password": ADMIN_PASSWORD}
+    first = await (await client.post("/api/v1/auth/login", json=login)).json()
+    bob = bearer(first["token"])
+    path = "/api/v1/users/bob/password"
+    new = "a brand new passphrase"
+    no_proof = await client.put(path, json={"password": new}, headers=bob)
+    assert no_proof.status == 400
+    assert (await no_proof.json())["error"]["details"]["field"] == "current_password"
+    wrong = {"password": new, "current_password": "not the password"}
+    assert (await client.put(path, json=wrong, headers=bob)).status == 403
+    other = {"password": new, "current_password": ADMIN_PASSWORD}
+    assert (await client.put("/api/v1/users/admin/password", json=other, headers=bob)).status == (
+        403
+    )
+    await asyncio.sleep(1.01)  # tokens carry whole seconds: the change must be later
+    changed = await client.put(path, json=other, headers=bob)
+    assert changed.status == 204
+    assert (await client.get(GLOBEX, headers=bob)).status == 401
+    again = await client.post("/api/v1/auth/login", json={"username": "bob", "password": new})
+    assert again.status == 200
+    # A system admin resets it without the old one.
+    reset = await client.put(path, json={"password": "reset by the admin"})
+    assert reset.status == 204
+    records = await audit_of(client, "user:admin")
+    assert any(r["action"] == "set_password" and r["target"] == "user/bob" for r in records)

@@ -106,7 +106,7 @@ def expected_allowed(access: Access, caller: Caller) -> bool:
         return False
     if access.action is None or caller.system_admin:
         return True
-    if access.scope is Scope.SYSTEM:
+    if access.scope in (Scope.SYSTEM, Scope.SELF):  # the path's user is never the caller
         return False
     return caller.role is not None and access.action in roles.permissions_of(caller.role)
 
@@ -152,6 +152,7 @@ DECISIONS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/users"): _s(roles.USER_ADMIN),
     ("GET", "/api/v1/users/{user}"): _s(roles.USER_ADMIN),
     ("DELETE", "/api/v1/users/{user}"): _s(roles.USER_ADMIN),
+    ("PUT", "/api/v1/users/{user}/password"): Access(Scope.SELF, roles.USER_ADMIN),
     ("POST", TNT + "/bindings"): _t(roles.BINDING_ADMIN),
     ("GET", TNT + "/bindings"): _t(roles.BINDING_ADMIN),
     ("DELETE", TNT + "/bindings/{user}"): _t(roles.BINDING_ADMIN),

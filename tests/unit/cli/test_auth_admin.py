@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,25 @@ def test_users(run: Cli, caplog: pytest.LogCaptureFixture) -> None:
     for result in (created, dup, admin):
         assert BOB_PASSWORD not in result.output
     assert BOB_PASSWORD not in caplog.text and "c4rol-Pass-word" not in caplog.text
+
+
+def test_passwords_are_changed_by_their_owner_and_reset_by_an_admin(run: Cli) -> None:
+    as_admin(run)
+    assert make_user(run).exit_code == 0
+    reset = run("admin", "users", "passwd", "bob", "--password-stdin", input="r3set-by-admin\n")
+    assert reset.exit_code == 0, reset.output
+    assert reset.stdout.strip() == "changed the password of bob"
+    assert login(run, "bob", "r3set-by-admin").exit_code == 0
+    time.sleep(1.01)  # tokens carry whole seconds: the change must come after the login
+    changed = run("auth", "passwd", "--password-stdin", input="r3set-by-admin\nb0b-own-choice\n")
+    assert changed.exit_code == 0, changed.output
+    assert changed.stdout.strip() == "changed the password of bob; logged in again"
+    assert "r3set-by-admin" not in changed.output and "b0b-own-choice" not in changed.output
+    who = json.loads(run.ok("auth", "whoami", "-o", "json").stdout)
+    assert who["subject"] == "bob"
+    wrong = run("auth", "passwd", "--password-stdin", input="not-it-at-all\nwhatever-new\n")
+    assert wrong.exit_code == 6
+    assert login(run, "bob", "b0b-own-choice").exit_code == 0
 
 
 def test_user_password_prompt_is_hidden_and_confirmed(
