@@ -1073,3 +1073,13 @@ def test_plain_text_beyond_loopback_is_warned_about() -> None:
         {"CONFLUX_RAFT_SECRET": secret},
     )
     assert exposure_warnings(quiet) == []
+
+
+def test_token_key_is_a_long_secret_never_printed() -> None:
+    key = "0123456789abcdef0123456789abcdef-key"
+    settings = load(MINIMAL, {"CONFLUX_TOKEN_KEY": key})
+    assert settings.auth.token_key == key and key not in repr(settings)
+    assert load(MINIMAL).auth.token_key is None
+    message = error_of(MINIMAL, {"CONFLUX_TOKEN_KEY": "short-key"})
+    assert message.startswith("invalid setting auth.token_key: must be 32 to 1024 characters")
+    assert "short-key" not in message

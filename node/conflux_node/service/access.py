@@ -39,6 +39,7 @@ from conflux_node.service.sessions import Principal, Sessions
 
 log = logging.getLogger(__name__)
 
+MAX_TARGET = 256
 MAX_CACHED = 10_000
 """Credentials and decisions kept per identity revision; the cache restarts when full."""
 
@@ -152,6 +153,7 @@ class AccessControl:
         if not self._budget.take(self._monotonic()):
             self.counters.denials_unrecorded += 1
             return
+        target = target[:MAX_TARGET]  # a request path is the client's to make long
         command = RecordDenial(who.actor, action, target, tenant, stamp(self._clock))
         task = asyncio.get_running_loop().create_task(self._propose_denial(command))
         self._pending.add(task)

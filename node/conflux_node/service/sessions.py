@@ -68,15 +68,18 @@ class Sessions:
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         limiter: SlidingWindowLimiter | None = None,
+        signing_key: str | None = None,
     ) -> None:
         self._view = view
+        self._key_from_settings = signing_key
         self._ttl = timedelta(seconds=token_ttl)
         self._clock = clock
         self._monotonic = monotonic
         self._limiter = limiter or SlidingWindowLimiter()
 
     def _signing_key(self) -> bytes:
-        key = ident.read_jwt_key(self._view)
+        """`auth.token_key` when set, else the key the bootstrap put in the state."""
+        key = self._key_from_settings or ident.read_jwt_key(self._view)
         if key is None:
             raise Unavailable("the cluster is not bootstrapped yet; retry shortly")
         return key.encode("utf-8")  # >= 43 random base64url characters (model check)

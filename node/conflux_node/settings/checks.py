@@ -159,6 +159,15 @@ def check_raft_secret(value: str) -> str:
 
 MIN_RAFT_SECRET_CHARS = 16
 MAX_RAFT_SECRET_CHARS = 1024
+MIN_TOKEN_KEY_CHARS = 32
+MAX_TOKEN_KEY_CHARS = 1024
+
+
+def check_token_key(value: str) -> str:
+    """A token-signing key from settings: at least 32 characters (HS256 wants 256 bits)."""
+    if not MIN_TOKEN_KEY_CHARS <= len(value) <= MAX_TOKEN_KEY_CHARS:
+        raise Problem(f"must be {MIN_TOKEN_KEY_CHARS} to {MAX_TOKEN_KEY_CHARS} characters long")
+    return value
 
 
 def accept(value: object) -> object:

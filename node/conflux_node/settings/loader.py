@@ -184,6 +184,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     data_dir = merged.get("data_dir")
     grpc_port = merged.get("grpc_port")
     admin_password = merged.get("auth.admin_password")
+    token_key = merged.get("auth.token_key")
     raft_address = merged.get("raft.address")
     raft_secret = merged.get("raft.secret")
     return Settings(
@@ -215,6 +216,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             admin_password=_typed(admin_password, str) if admin_password is not None else None,
             token_ttl=_typed(merged["auth.token_ttl"], int),
             metrics_open=_typed(merged["auth.metrics_open"], bool),
+            token_key=_typed(token_key, str) if token_key is not None else None,
         ),
         tls=tls,
     )

@@ -82,11 +82,15 @@ class AuthSettings:
     `admin_password` is used once, when the cluster bootstraps; None makes the leader
     generate one and log it once. It is kept out of `repr` so settings never print it.
     `metrics_open` false makes /metrics need a credential, like every API route.
+    `token_key`, when set (the same on every node, e.g. from a Kubernetes Secret), signs
+    and verifies login tokens instead of the key made at bootstrap; replacing it is how
+    tokens are rotated, and it ends every token signed with the old one.
     """
 
     admin_password: str | None = field(default=None, repr=False)
     token_ttl: int = 3600
     metrics_open: bool = True
+    token_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from conflux_node.settings.checks import (
     check_positive,
     check_raft_secret,
     check_secret_text,
+    check_token_key,
     check_url,
     convert,
     invalid,
@@ -223,6 +224,17 @@ _FIELDS: tuple[_Field, ...] = (
         "--token-ttl",
         "seconds a login token stays valid",
         "SECONDS",
+    ),
+    _Field(
+        "auth.token_key",
+        "str",
+        check_token_key,
+        "CONFLUX_TOKEN_KEY",
+        None,
+        "key that signs login tokens, the same on every node (default: a random key "
+        "made at bootstrap and kept in the replicated state); changing it ends every token",
+        "KEY",
+        secret=True,
     ),
     _Field(
         "auth.metrics_open",

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from conflux_node.auth.errors import Unauthenticated
 from conflux_node.auth.tokens import issue_token, new_jti
 from conflux_node.model.identity import read_jwt_key
 from conflux_node.service.access import DenialBudget
+from conflux_node.service.sessions import Sessions
 from conflux_node.storage.memory import MemoryStore
 from tests.unit.api.conftest import (
     ADMIN_PASSWORD,
@@ -259,3 +261,14 @@ async def test_passwords_change_with_proof_and_old_tokens_stop_working(
     assert reset.status == 204
     records = await audit_of(client, "user:admin")
     assert any(r["action"] == "set_password" and r["target"] == "user/bob" for r in records)
+
+
+def test_a_token_key_from_settings_replaces_the_bootstrap_key() -> None:
+    store = seeded_store()
+    settings_key = "k" * 40
+    sessions = Sessions(store, token_ttl=60, signing_key=settings_key)
+    now = datetime.now(UTC)
+    mine, _ = issue_token(settings_key.encode(), "user:admin", now, timedelta(minutes=1), jti="a")
+    assert sessions.principal(f"Bearer {mine}").actor == "user:admin"
+    with pytest.raises(Unauthenticated):  # signed with the bootstrap key: no longer good
+        sessions.principal(f"Bearer {token_for(store)}")
