@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -86,9 +86,17 @@ class AuditRecord:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["details"] = dict(self.details)
-        return out
+        # Spelled out: `dataclasses.asdict` deep-copies, and this runs on every apply.
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "tenant": self.tenant,
+            "outcome": self.outcome,
+            "details": dict(self.details),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AuditRecord:
