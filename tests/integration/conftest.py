@@ -100,7 +100,13 @@ def path(name: str) -> str:
 
 
 def digests(c: LocalCluster) -> dict[str, str]:
-    return {n.id: c.get(n, "/api/v1/cluster/self?digest=1")["digest"] for n in c.nodes if n.running}
+    return {n.id: digest_of(c, n)["digest"] for n in c.nodes if n.running}
+
+
+def digest_of(c: LocalCluster, node: NodeProc) -> dict[str, Any]:
+    """`{id, last_applied, digest, settled}` of one node (the route needs a credential)."""
+    report: dict[str, Any] = c.client(node, timeout=5).get("/api/v1/cluster/digest")
+    return report
 
 
 def wait_converged(c: LocalCluster, timeout: float = 30) -> dict[str, Any]:
@@ -109,10 +115,8 @@ def wait_converged(c: LocalCluster, timeout: float = 30) -> dict[str, Any]:
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
-            reports = {
-                n.id: c.get(n, "/api/v1/cluster/self?digest=1") for n in c.nodes if n.running
-            }
-        except OSError:
+            reports = {n.id: digest_of(c, n) for n in c.nodes if n.running}
+        except (OSError, ApiError):
             time.sleep(0.2)
             continue
         applied = {r["last_applied"] for r in reports.values()}

@@ -1,6 +1,8 @@
-"""Cluster and liveness routes: /health, /ready, /api/v1/cluster/status and /self."""
+"""Cluster and liveness routes: /health, /ready, /metrics and /api/v1/cluster/*."""
 
 from __future__ import annotations
+
+import asyncio
 
 import aiohttp
 from aiohttp import web
@@ -25,10 +27,27 @@ async def cluster_status(request: web.Request) -> web.Response:
 
 
 async def cluster_self(request: web.Request) -> web.Response:
-    report = request.app[CLUSTER].self_report()
-    if request.query.get("digest") in ("1", "true"):
-        report["digest"] = request.app[DIGEST]()
-    return web.json_response(report)
+    return web.json_response(request.app[CLUSTER].self_report())
+
+
+DIGEST_LOCK = web.AppKey("digest_lock", asyncio.Lock)
+DIGEST_ATTEMPTS = 5
+
+
+async def cluster_digest(request: web.Request) -> web.Response:
+    """A sha256 over the whole state at `last_applied`: equal on nodes that applied the
+    same index. Computed off the event loop, one at a time, and again if an entry was
+    applied meanwhile (so digest and index belong together)."""
+    app = request.app
+    async with app[DIGEST_LOCK]:
+        for _ in range(DIGEST_ATTEMPTS):
+            before = app[CLUSTER].self_report()
+            digest = await asyncio.to_thread(app[DIGEST])
+            after = app[CLUSTER].self_report()
+            if before["last_applied"] == after["last_applied"]:
+                break
+    fields = {"id": after["id"], "last_applied": after["last_applied"], "digest": digest}
+    return web.json_response({**fields, "settled": before["last_applied"] == after["last_applied"]})
 
 
 async def metrics(request: web.Request) -> web.Response:

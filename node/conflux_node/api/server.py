@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable
 
 from aiohttp import web
 
-from conflux_node.api.cluster import close_session, open_session
+from conflux_node.api.cluster import DIGEST_LOCK, close_session, open_session
 from conflux_node.api.context import (
     ACCESS,
     CLUSTER,
@@ -69,6 +70,7 @@ def build_app(
         return web.json_response(document)
 
     app.router.add_route("GET", OPENAPI_PATH, openapi)
+    app[DIGEST_LOCK] = asyncio.Lock()
     app.on_startup.append(open_session)
     app.on_cleanup.append(close_session)
     return app

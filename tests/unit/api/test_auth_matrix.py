@@ -164,6 +164,7 @@ DECISIONS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/auth/whoami"): ANYONE,
     ("GET", "/api/v1/cluster/status"): ANYONE,
     ("GET", "/api/v1/cluster/self"): OPEN,
+    ("GET", "/api/v1/cluster/digest"): ANYONE,
     ("GET", "/metrics"): OPEN,
     ("GET", "/health"): OPEN,
     ("GET", "/ready"): OPEN,

@@ -224,3 +224,11 @@ async def test_metrics_in_prometheus_text(client: Client) -> None:
     text = await response.text()
     assert '# TYPE conflux_raft_term gauge\nconflux_raft_term{node="n1"} 1\n' in text
     assert 'conflux_watchers{node="n1"} 0' in text
+
+
+async def test_the_state_digest_needs_a_credential(client: Client) -> None:
+    assert (await client.get("/api/v1/cluster/digest", headers={"Authorization": ""})).status == 401
+    report = await (await client.get("/api/v1/cluster/digest")).json()
+    assert report == {"id": "n1", "last_applied": 5, "digest": "digest", "settled": True}
+    me = await (await client.get("/api/v1/cluster/self", headers={"Authorization": ""})).json()
+    assert "digest" not in me and me["id"] == "n1"
