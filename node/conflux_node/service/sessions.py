@@ -15,7 +15,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,10 @@ from conflux_node.service.bodies import reject_unknown, require_object
 from conflux_node.service.proposing import Clock, utc_now
 
 USER_SUBJECT = "user:"
+ADDRESS_FAILURES = 30
+"""Failed logins a minute from one address, whatever the usernames (spraying)."""
+CONCURRENT_VERIFICATIONS = 2
+"""argon2id checks at once: each takes 64 MiB and tens of milliseconds of a core."""
 BAD_LOGIN = "invalid username or password"
 MAX_USERNAME_CHARS = 256
 
@@ -76,6 +80,8 @@ class Sessions:
         self._clock = clock
         self._monotonic = monotonic
         self._limiter = limiter or SlidingWindowLimiter()
+        self._addresses = SlidingWindowLimiter(limit=ADDRESS_FAILURES)
+        self._verifying = asyncio.Semaphore(CONCURRENT_VERIFICATIONS)
 
     def _signing_key(self) -> bytes:
         """`auth.token_key` when set, else the key the bootstrap put in the state."""
@@ -95,20 +101,29 @@ class Sessions:
         signing_key = self._signing_key()  # 503 before bootstrap, not a failed attempt
         limit_key = (username, ip)
         now_s = self._monotonic()
+        if not self._addresses.check(ip, now_s):
+            raise self._too_many(self._addresses, ip, now_s)
         if not self._limiter.attempt(limit_key, now_s):
-            wait = max(1, math.ceil(self._limiter.retry_after(limit_key, now_s)))
-            raise TooManyRequests("too many login attempts; retry later", retry_after=wait)
+            raise self._too_many(self._limiter, limit_key, now_s)
         user = ident.read_user(self._view, username)
         stored = user.password_hash if user is not None else None
         # argon2id is slow on purpose; an unknown user is checked against a dummy hash
         # so the answer takes as long and does not reveal which usernames exist.
-        if not await asyncio.to_thread(verify_password, stored, password):
+        async with self._verifying:
+            good = await asyncio.to_thread(verify_password, stored, password)
+        if not good:
+            self._addresses.hit(ip, self._monotonic())
             raise Unauthenticated(BAD_LOGIN)
         self._limiter.reset(limit_key)
         token, expires_at = issue_token(
             signing_key, USER_SUBJECT + username, self._clock(), self._ttl, jti=new_jti()
         )
         return {"token": token, "expires_at": expires_at.isoformat()}
+
+    @staticmethod
+    def _too_many(limiter: SlidingWindowLimiter, key: Hashable, now_s: float) -> TooManyRequests:
+        wait = max(1, math.ceil(limiter.retry_after(key, now_s)))
+        return TooManyRequests("too many login attempts; retry later", retry_after=wait)
 
     def whoami(self, authorization: str | None) -> dict[str, Any]:
         """`principal` as JSON, with a user's tenant roles; 401 for a bad credential."""

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from conflux_node.consensus.bridge import LocalProposer
 from conflux_node.consensus.machine import StateMachine
+from conflux_node.service import sessions as sessions_module
 from conflux_node.service.bootstrap import bootstrap_once
 from conflux_node.storage.memory import MemoryStore
 from tests.unit.api.conftest import authed, make_app
@@ -298,3 +299,15 @@ async def test_login_before_bootstrap_is_503_and_costs_no_attempt() -> None:
             early = await login(client, "admin", "whatever")
             assert early.status == 503
             assert early.headers["Retry-After"] == "1"
+
+
+async def test_one_address_spraying_usernames_is_limited_too(
+    env: tuple[Client, MemoryStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = env
+    monkeypatch.setattr(sessions_module, "verify_password", lambda stored, password: False)
+    for i in range(sessions_module.ADDRESS_FAILURES):
+        assert (await login(client, f"user{i}", "wrong-password")).status == 401
+    sprayed = await login(client, "yet-another-user", "wrong-password")
+    assert sprayed.status == 429
+    assert int(sprayed.headers["Retry-After"]) >= 1
