@@ -68,6 +68,11 @@ async def list_bindings(request: web.Request) -> web.Response:
     return web.json_response(request.app[IDENTITY].bindings(request.match_info["tenant"]))
 
 
+async def get_binding(request: web.Request) -> web.Response:
+    info = request.match_info
+    return web.json_response(request.app[IDENTITY].binding(info["tenant"], info["user"]))
+
+
 async def delete_binding(request: web.Request) -> web.Response:
     info = request.match_info
     await request.app[IDENTITY].unbind(info["tenant"], info["user"], actor_of(request))
@@ -84,6 +89,11 @@ async def create_api_key(request: web.Request) -> web.Response:
 
 async def list_api_keys(request: web.Request) -> web.Response:
     return web.json_response(request.app[IDENTITY].api_keys(request.match_info["tenant"]))
+
+
+async def get_api_key(request: web.Request) -> web.Response:
+    info = request.match_info
+    return web.json_response(request.app[IDENTITY].api_key(info["tenant"], info["id"]))
 
 
 async def revoke_api_key(request: web.Request) -> web.Response:

@@ -34,6 +34,7 @@ from conflux_node.model.commands import (
 )
 from conflux_node.model.errors import (
     ApiKeyNotFound,
+    BindingNotFound,
     InvalidInput,
     TenantNotFound,
     UserNotFound,
@@ -156,6 +157,16 @@ class IdentityAdmin:
         self.get_tenant(tenant)
         return {"items": [b.to_json() for b in ident.bindings_in(self._view, tenant)]}
 
+    def binding(self, tenant: str, user: str) -> dict[str, Any]:
+        found = ident.read_binding(
+            self._view, check_name("tenant", tenant), check_name("user", user)
+        )
+        if found is None:
+            raise BindingNotFound(
+                f"{user} holds no role in tenant {tenant}", tenant=tenant, user=user
+            )
+        return found.to_json()
+
     async def unbind(self, tenant: str, user: str, actor: str) -> Mapping[str, Any]:
         check_name("tenant", tenant)
         check_name("user", user)
@@ -184,6 +195,13 @@ class IdentityAdmin:
     def api_keys(self, tenant: str) -> dict[str, Any]:
         self.get_tenant(tenant)
         return {"items": [k.public() for k in ident.api_keys_in(self._view, tenant)]}
+
+    def api_key(self, tenant: str, key_id: str) -> dict[str, Any]:
+        check_name("tenant", tenant)
+        found = ident.read_api_key(self._view, key_id) if ID_RE.fullmatch(key_id) else None
+        if found is None or found.tenant != tenant:  # never echo the id: it may be a key
+            raise ApiKeyNotFound(f"no such API key in tenant {tenant}")
+        return found.public()
 
     async def revoke_api_key(self, tenant: str, key_id: str, actor: str) -> Mapping[str, Any]:
         check_name("tenant", tenant)

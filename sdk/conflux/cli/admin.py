@@ -157,6 +157,29 @@ def roles_list(tenant_name: str) -> None:
     )
 
 
+@roles.command("show")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("user")
+@global_options
+def roles_show(tenant_name: str, user: str) -> None:
+    """USER's role in TENANT."""
+    ctx = get_ctx()
+    binding = ctx.client().get(f"{tenant_path(tenant_name)}/bindings/{seg(user)}")
+    out = ctx.output
+    if out.json:
+        out.emit_json(binding)
+        return
+    out.fields(
+        [
+            ("user", binding.get("user")),
+            ("tenant", binding.get("tenant")),
+            ("role", binding.get("role")),
+            ("granted", binding.get("created_at")),
+            ("by", binding.get("created_by")),
+        ]
+    )
+
+
 @roles.command("grant", help=f"Give USER the role ROLE in TENANT.\n\n{ROLE_HELP}")
 @click.argument("tenant_name", metavar="TENANT")
 @click.argument("user")
@@ -245,6 +268,29 @@ def keys_create(tenant_name: str, name: str, role: str, expires_at: str | None) 
         ]
     )
     out.write(f"key: {created.get('key')}\n")
+
+
+@keys.command("show")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("key_id", metavar="ID")
+@global_options
+def keys_show(tenant_name: str, key_id: str) -> None:
+    """API key ID of TENANT (never the key itself)."""
+    ctx = get_ctx()
+    key = ctx.client().get(f"{tenant_path(tenant_name)}/apikeys/{seg(key_id)}")
+    out = ctx.output
+    if out.json:
+        out.emit_json(key)
+        return
+    out.fields(
+        [(field, key.get(field)) for field in ("id", "tenant", "name", "role")]
+        + [
+            ("created", key.get("created_at")),
+            ("by", key.get("created_by")),
+            ("expires", key.get("expires_at")),
+            ("revoked", key.get("revoked_at")),
+        ]
+    )
 
 
 @keys.command("revoke")

@@ -118,6 +118,10 @@ async def test_users_and_bindings(env: tuple[Client, MemoryStore]) -> None:
     assert [(b["user"], b["role"]) for b in listed["items"]] == [("bob", "editor")]
     bob = await (await client.get("/api/v1/users/bob")).json()
     assert bob["bindings"] == [{"tenant": "acme", "role": "editor"}]
+    one = await (await client.get("/api/v1/tenants/acme/bindings/bob")).json()
+    assert (one["user"], one["role"], one["tenant"]) == ("bob", "editor", "acme")
+    none = await client.get("/api/v1/tenants/acme/bindings/admin")
+    assert none.status == 404 and (await none.json())["error"]["code"] == "binding_not_found"
     assert (await client.delete("/api/v1/tenants/acme/bindings/bob")).status == 204
     assert (await client.delete("/api/v1/tenants/acme/bindings/bob")).status == 404
     assert (await client.delete("/api/v1/users/bob")).status == 204
@@ -141,6 +145,13 @@ async def test_api_key_shown_once_and_only_its_hash_stored(env: tuple[Client, Me
     listed = await (await client.get("/api/v1/tenants/acme/apikeys")).json()
     assert [k["id"] for k in listed["items"]] == [key_id]
     assert "key" not in listed["items"][0] and "secret_hash" not in listed["items"][0]
+    one = await client.get(f"/api/v1/tenants/acme/apikeys/{key_id}")
+    assert one.status == 200
+    assert (await one.json()) == listed["items"][0]
+    elsewhere = await client.get(f"/api/v1/tenants/other/apikeys/{key_id}")
+    assert elsewhere.status == 404  # a key is found only under its own tenant
+    whole_key = await client.get(f"/api/v1/tenants/acme/apikeys/{key}")
+    assert whole_key.status == 404 and key not in await whole_key.text()
     assert key not in str(listed)
     dup = await client.post("/api/v1/tenants/acme/apikeys", json={"name": "svc", "role": "client"})
     assert dup.status == 409

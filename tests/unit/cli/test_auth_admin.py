@@ -291,6 +291,10 @@ def test_roles(run: Cli) -> None:
     listed = json.loads(run.ok("admin", "roles", "list", "acme", "-o", "json").stdout)
     assert [(b["user"], b["role"]) for b in listed] == [("bob", "editor")]
     assert "bob" in run.ok("admin", "roles", "list", "acme").stdout
+    shown = json.loads(run.ok("admin", "roles", "show", "acme", "bob", "-o", "json").stdout)
+    assert (shown["user"], shown["role"]) == ("bob", "editor")
+    assert "role" in run.ok("admin", "roles", "show", "acme", "bob").stdout
+    assert run("admin", "roles", "show", "acme", "nobody").exit_code == 3
     assert run("admin", "roles", "list", "nope").exit_code == 3
     show = json.loads(run.ok("admin", "users", "show", "bob", "-o", "json").stdout)
     assert show["bindings"] == [{"tenant": "acme", "role": "editor"}]
@@ -329,6 +333,9 @@ def test_keys_are_shown_once(run: Cli, node: Node) -> None:
     key_id = listed[0]["id"]
     assert key_id in key
     assert "checkout" in run.ok("admin", "keys", "list", "acme").stdout
+    shown = json.loads(run.ok("admin", "keys", "show", "acme", key_id, "-o", "json").stdout)
+    assert shown == listed[0]
+    assert key not in run.ok("admin", "keys", "show", "acme", key_id).stdout
 
     # The key is a credential: whoami with it answers the key.
     who = json.loads(run.ok("--token", key, "auth", "whoami", "-o", "json").stdout)
