@@ -104,5 +104,15 @@ async def revoke_api_key(request: web.Request) -> web.Response:
     return web.json_response(dict(result))
 
 
+async def get_audit_retention(request: web.Request) -> web.Response:
+    return web.json_response(request.app[IDENTITY].audit_retention())
+
+
+async def put_audit_retention(request: web.Request) -> web.Response:
+    identity = request.app[IDENTITY]
+    retention = await identity.set_audit_retention(await json_body(request), actor_of(request))
+    return web.json_response(retention)
+
+
 async def audit(request: web.Request) -> web.Response:
     return web.json_response(request.app[IDENTITY].audit(request.query))

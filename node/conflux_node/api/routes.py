@@ -153,6 +153,15 @@ APIKEY_BODY = {
         "expires_at": {"type": "string", "format": "date-time"},
     },
 }
+LIMIT = {"type": ["integer", "null"], "minimum": 1}
+RETENTION_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "keep_last": {**LIMIT, "description": "keep at most this many newest records"},
+        "keep_days": {**LIMIT, "description": "drop records older than this many days"},
+    },
+}
 LOGIN_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -305,6 +314,14 @@ ROUTES: tuple[Route, ...] = (
           "The audit log, oldest first: actor, action, target, time, outcome", "admin",
           {200: "a page: {items, next}", 400: "bad query"}, query=AUDIT_QUERY,
           access=Access(Scope.TENANT_QUERY, r.AUDIT_READ)),
+    Route("GET", "/api/v1/audit/retention", admin.get_audit_retention,
+          "How long the audit log keeps records (null: no limit of that kind)", "admin",
+          {200: "{keep_last, keep_days}"},
+          access=system(r.AUDIT_READ)),
+    Route("PUT", "/api/v1/audit/retention", admin.put_audit_retention,
+          "Set the audit log's retention; older records are pruned a few per command",
+          "admin", {200: "{keep_last, keep_days}", **W}, body=RETENTION_BODY,
+          access=system(r.AUDIT_ADMIN)),
     Route("POST", "/api/v1/auth/login", auth.login, "Log in with a password; returns a JWT",
           "auth", {200: "{token, expires_at}", 400: "malformed input",
                    401: "wrong username or password",

@@ -6,7 +6,7 @@ walk the whole matrix, and lets the API's route table be checked against `ACTION
 
 Tenant roles are bound per tenant (the casbin domain), so a role grants its actions in
 that tenant only. The system admin holds every action in every tenant and the
-system-wide actions (`tenant.admin`, `user.admin`) no tenant role grants.
+system-wide actions (`tenant.admin`, `user.admin`, `audit.admin`) no tenant role grants.
 
 Read access (`config.read`) covers configs, versions, releases and diffs. Whoever may
 read every version may also `fetch` and `watch`: the served value is one of those
@@ -34,6 +34,8 @@ AUDIT_READ: Final = "audit.read"
 # System-wide actions: only the system admin holds them.
 TENANT_ADMIN: Final = "tenant.admin"
 USER_ADMIN: Final = "user.admin"
+AUDIT_ADMIN: Final = "audit.admin"
+"""Setting how long the audit log keeps records."""
 
 TENANT_ACTIONS: Final = frozenset(
     {
@@ -48,7 +50,7 @@ TENANT_ACTIONS: Final = frozenset(
         AUDIT_READ,
     }
 )
-SYSTEM_ACTIONS: Final = frozenset({TENANT_ADMIN, USER_ADMIN})
+SYSTEM_ACTIONS: Final = frozenset({TENANT_ADMIN, USER_ADMIN, AUDIT_ADMIN})
 ACTIONS: Final = TENANT_ACTIONS | SYSTEM_ACTIONS
 
 # Built-in tenant roles.

@@ -18,12 +18,14 @@ from typing import Any
 
 from conflux_node.model import keys
 from conflux_node.model.audit import with_audit
+from conflux_node.model.audit_retention import apply_set_audit_retention
 from conflux_node.model.commands import (
     Command,
     ConfigCommand,
     CreateVersion,
     DeleteConfig,
     PutConfig,
+    SetAuditRetention,
     SetRelease,
 )
 from conflux_node.model.effects import Effects, Event, Write, reject
@@ -50,6 +52,11 @@ def apply(view: StateView, command: Command) -> Effects:
         try:
             effects = _apply_config(view, command)
         except ConfluxError as error:  # pure validation failing is a rejection too
+            effects = reject(error)
+    elif isinstance(command, SetAuditRetention):
+        try:
+            effects = apply_set_audit_retention(view, command)
+        except ConfluxError as error:
             effects = reject(error)
     else:
         effects = apply_identity(view, command)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from conflux_node.model import keys
+from conflux_node.model.audit_retention import plan_audit_prune
 from conflux_node.model.commands import (
     BindRole,
     Bootstrap,
@@ -30,6 +31,7 @@ from conflux_node.model.commands import (
     PutConfig,
     RecordDenial,
     RevokeApiKey,
+    SetAuditRetention,
     SetPassword,
     SetRelease,
     UnbindRole,
@@ -136,6 +138,7 @@ def with_audit(view: StateView, command: Command, effects: Effects) -> Effects:
         *kept,
         (keys.audit_key(seq), dump(record.to_json())),
         (keys.AUDIT_SEQ, str(seq).encode()),
+        *plan_audit_prune(view, seq, command.now),
     )
     result = {"seq": seq} if isinstance(command, RecordDenial) and effects.ok else effects.result
     return Effects(writes=writes, events=effects.events if kept else (), result=result)
@@ -158,6 +161,8 @@ def target_of(command: Command) -> tuple[str, str | None]:
             return f"apikey/{command.id}", command.tenant
         case RecordDenial():
             return command.target, command.tenant
+        case SetAuditRetention():
+            return "audit/retention", None
 
 
 def _command_details(command: Command) -> dict[str, Any]:
@@ -180,6 +185,8 @@ def _command_details(command: Command) -> dict[str, Any]:
             return {"role": command.role}
         case CreateApiKey():
             return {"name": command.name, "role": command.role, "expires_at": command.expires_at}
+        case SetAuditRetention():
+            return {"keep_last": command.keep_last, "keep_days": command.keep_days}
         case RecordDenial(details=given) if isinstance(given, Mapping):
             return redact(given)
         case _:

@@ -163,6 +163,16 @@ class RecordDenial:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SetAuditRetention:
+    """How long the audit log keeps records; None lifts that limit (see audit_retention)."""
+
+    keep_last: int | None
+    keep_days: int | None
+    actor: str
+    now: str
+
+
 IdentityCommand = (
     CreateTenant
     | DeleteTenant
@@ -176,7 +186,8 @@ IdentityCommand = (
     | Bootstrap
     | RecordDenial
 )
-Command = ConfigCommand | IdentityCommand
+SystemCommand = SetAuditRetention
+Command = ConfigCommand | IdentityCommand | SystemCommand
 
 _OPS: dict[type[Any], str] = {
     PutConfig: "put_config",
@@ -194,9 +205,10 @@ _OPS: dict[type[Any], str] = {
     RevokeApiKey: "revoke_api_key",
     Bootstrap: "bootstrap",
     RecordDenial: "record_denial",
+    SetAuditRetention: "set_audit_retention",
 }
 _CONFIG_TYPES = (PutConfig, DeleteConfig, CreateVersion, SetRelease)
-_FLAT: dict[str, type[IdentityCommand]] = {
+_FLAT: dict[str, type[IdentityCommand | SystemCommand]] = {
     op: cls for cls, op in _OPS.items() if cls not in _CONFIG_TYPES
 }
 

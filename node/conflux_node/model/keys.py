@@ -58,6 +58,7 @@ def number_of(key: bytes) -> int:
 CONFIG_SEQ = b"m/config_seq"
 IDENTITY_REV = b"m/identity_rev"
 AUDIT_SEQ = b"m/audit_seq"
+AUDIT_RETENTION = b"m/audit_retention"
 JWT_KEY = b"m/jwt_key"
 
 TENANTS_PREFIX = b"t/"

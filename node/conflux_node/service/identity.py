@@ -21,6 +21,12 @@ from conflux_node.auth.passwords import check_password_input, hash_password, ver
 from conflux_node.consensus.bridge import Proposer
 from conflux_node.model import identity as ident
 from conflux_node.model.audit import MAX_PAGE, list_audit
+from conflux_node.model.audit_retention import (
+    MAX_KEEP_DAYS,
+    MAX_KEEP_LAST,
+    check_limit,
+    read_audit_retention,
+)
 from conflux_node.model.commands import (
     BindRole,
     CreateApiKey,
@@ -29,6 +35,7 @@ from conflux_node.model.commands import (
     DeleteTenant,
     DeleteUser,
     RevokeApiKey,
+    SetAuditRetention,
     SetPassword,
     UnbindRole,
 )
@@ -212,6 +219,16 @@ class IdentityAdmin:
 
     # --- audit ---------------------------------------------------------------------------
 
+    def audit_retention(self) -> dict[str, Any]:
+        return read_audit_retention(self._view).to_json()
+
+    async def set_audit_retention(self, body: object, actor: str) -> dict[str, Any]:
+        """Replace the audit log's retention; a limit left out (or null) is lifted."""
+        keep_last, keep_days = _retention_body(body)
+        command = SetAuditRetention(keep_last, keep_days, actor, self._now())
+        result = await propose(self._proposer, command)
+        return dict(result["retention"])
+
     def audit(self, query: Mapping[str, str]) -> dict[str, Any]:
         """One page of the audit log: `{items, next}`; pass `next` as `after` to continue."""
         reject_unknown(query, {"tenant", "actor", "since", "after", "limit"}, "query.")
@@ -225,6 +242,15 @@ class IdentityAdmin:
             limit=_int(query.get("limit"), "limit", 1, MAX_PAGE) or DEFAULT_AUDIT_PAGE,
         )
         return {"items": [r.to_json() for r in page.records], "next": page.next_after_seq}
+
+
+def _retention_body(body: object) -> tuple[int | None, int | None]:
+    data = require_object(body)
+    reject_unknown(data, {"keep_last", "keep_days"})
+    return (
+        check_limit("keep_last", data.get("keep_last"), MAX_KEEP_LAST),
+        check_limit("keep_days", data.get("keep_days"), MAX_KEEP_DAYS),
+    )
 
 
 def _int(raw: str | None, field: str, low: int, high: int | None) -> int | None:

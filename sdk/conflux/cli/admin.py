@@ -7,13 +7,13 @@ when it is created, and cannot be shown again.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import click
 
+from conflux.cli.audit import audit, audit_retention
 from conflux.cli.context import get_ctx, global_options
-from conflux.cli.params import confirm_delete, seg
+from conflux.cli.params import confirm_delete, iso_time, seg
 from conflux.cli.users import users
 
 ROLES = ("tenant-admin", "editor", "releaser", "viewer", "client")
@@ -22,26 +22,10 @@ ROLE_HELP = (
     "versions), releaser (releases and rollback), viewer (read), client (fetch and "
     "watch only, for the API keys of services)."
 )
-MAX_AUDIT_PAGE = 1000
 
 
 def tenant_path(tenant: str) -> str:
     return f"/api/v1/tenants/{seg(tenant)}"
-
-
-def iso_time(value: str | None, option: str) -> str | None:
-    """An ISO-8601 time with an offset, as the API wants it (a bare `Z` is accepted)."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO-8601 time", param_hint=option) from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter(
-            f"{value!r} needs an offset, e.g. {value}+00:00", param_hint=option
-        )
-    return parsed.isoformat()
 
 
 @click.group()
@@ -50,6 +34,8 @@ def admin() -> None:
 
 
 admin.add_command(users)
+admin.add_command(audit)
+admin.add_command(audit_retention)
 
 
 # --- tenants ---------------------------------------------------------------------------
@@ -307,66 +293,3 @@ def keys_revoke(tenant_name: str, key_id: str) -> None:
         out.emit_json({"id": key_id, "tenant": tenant, **result})
     else:
         out.line(f"revoked API key {key_id} at {result.get('revoked_at')}")
-
-
-# --- audit -----------------------------------------------------------------------------
-
-
-@admin.command("audit")
-@click.option("--actor", metavar="ACTOR", help="Only records of this actor, e.g. user:admin.")
-@click.option("--since", metavar="ISO", help="Only records at or after this time.")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, MAX_AUDIT_PAGE),
-    default=100,
-    show_default=True,
-    help="Records per page.",
-)
-@click.option("--all", "fetch_all", is_flag=True, help="Follow the pages to the end.")
-@global_options
-def audit(
-    actor: str | None,
-    since: str | None,
-    limit: int,
-    fetch_all: bool,
-) -> None:
-    """The audit log, oldest first: time, actor, action, target, outcome.
-
-    --tenant NAME keeps the records of that tenant only (the flag only: CONFLUX_TENANT
-    and the config file do not filter). Without --all, one page of --limit records.
-    """
-    ctx = get_ctx()
-    client = ctx.client()
-    query: dict[str, str] = {"limit": str(limit)}
-    tenant = ctx.options.get("tenant")
-    if tenant:
-        query["tenant"] = str(tenant)
-    if actor:
-        query["actor"] = actor
-    if since:
-        query["since"] = iso_time(since, "--since") or since
-    records: list[dict[str, Any]] = []
-    cursor: Any = None
-    while True:
-        page_query = dict(query, after=str(cursor)) if cursor is not None else query
-        page = client.get("/api/v1/audit", **page_query)
-        items = page.get("items") or []
-        records.extend(items)
-        cursor = page.get("next")
-        if not fetch_all or cursor is None or not items:
-            break
-    out = ctx.output
-    if out.json:
-        out.emit_json({"items": records, "next": cursor})
-        return
-    out.table(
-        ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "TENANT", "OUTCOME"],
-        (
-            [r.get("seq"), r.get("time"), r.get("actor"), r.get("action"), r.get("target"),
-             r.get("tenant"), r.get("outcome")]
-            for r in records
-        ),
-        empty="no audit records",
-    )  # fmt: skip
-    if cursor is not None and not fetch_all:
-        out.err.print(f"more records: --all, or the API's after={cursor}", style="dim")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -129,3 +130,18 @@ def confirm_delete(yes: bool, what: str, detail: str = "") -> None:
     if not sys.stdin.isatty():
         raise click.UsageError(f"refusing to delete {what} without --yes")
     click.confirm(f"Delete {what}{detail}?", abort=True)
+
+
+def iso_time(value: str | None, option: str) -> str | None:
+    """An ISO-8601 time with an offset, as the API wants it (a bare `Z` is accepted)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 time", param_hint=option) from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(
+            f"{value!r} needs an offset, e.g. {value}+00:00", param_hint=option
+        )
+    return parsed.isoformat()

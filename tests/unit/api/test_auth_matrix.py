@@ -162,6 +162,8 @@ DECISIONS: dict[tuple[str, str], Access] = {
     ("GET", TNT + "/apikeys/{id}"): _t(roles.APIKEY_ADMIN),
     ("DELETE", TNT + "/apikeys/{id}"): _t(roles.APIKEY_ADMIN),
     ("GET", "/api/v1/audit"): Access(Scope.TENANT_QUERY, roles.AUDIT_READ),
+    ("GET", "/api/v1/audit/retention"): _s(roles.AUDIT_READ),
+    ("PUT", "/api/v1/audit/retention"): _s(roles.AUDIT_ADMIN),
     ("POST", "/api/v1/auth/login"): OPEN,
     ("GET", "/api/v1/auth/whoami"): ANYONE,
     ("GET", "/api/v1/cluster/status"): ANYONE,

@@ -322,3 +322,23 @@ async def test_one_address_spraying_usernames_is_limited_too(
     sprayed = await login(client, "yet-another-user", "wrong-password")
     assert sprayed.status == 429
     assert int(sprayed.headers["Retry-After"]) >= 1
+
+
+async def test_audit_retention_is_set_by_a_system_admin_and_prunes(
+    env: tuple[Client, MemoryStore],
+) -> None:
+    client, _ = env
+    headers = await admin_headers(client)
+    path = "/api/v1/audit/retention"
+    assert await (await client.get(path, headers=headers)).json() == {
+        "keep_last": None,
+        "keep_days": None,
+    }
+    for bad in ({"keep_last": 0}, {"keep_days": "7"}, {"keep": 1}, [], {"keep_last": True}):
+        assert (await client.put(path, json=bad, headers=headers)).status == 400, bad
+    changed = await client.put(path, json={"keep_last": 3}, headers=headers)
+    assert await changed.json() == {"keep_last": 3, "keep_days": None}
+    for name in ("t1", "t2", "t3", "t4"):
+        await client.post("/api/v1/tenants", json={"name": name}, headers=headers)
+    page = await (await client.get("/api/v1/audit", headers=headers)).json()
+    assert [r["target"] for r in page["items"]] == ["tenant/t2", "tenant/t3", "tenant/t4"]

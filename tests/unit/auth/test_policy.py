@@ -52,7 +52,7 @@ def test_the_table_is_what_the_design_says() -> None:
         "viewer": read,
         "client": {"fetch", "watch"},
     } == roles.ROLE_PERMISSIONS
-    assert {"tenant.admin", "user.admin"} == roles.SYSTEM_ACTIONS
+    assert {"tenant.admin", "user.admin", "audit.admin"} == roles.SYSTEM_ACTIONS
     assert roles.permissions_of(roles.SYSTEM_ADMIN_ROLE) == roles.ACTIONS
 
 

@@ -399,3 +399,19 @@ def test_passwords_never_reach_output_or_logs(run: Cli, caplog: pytest.LogCaptur
         assert ADMIN_PASSWORD not in result.output
         assert BOB_PASSWORD not in result.output
     assert ADMIN_PASSWORD not in caplog.text and BOB_PASSWORD not in caplog.text
+
+
+def test_audit_retention_shown_and_set(run: Cli) -> None:
+    as_admin(run)
+    shown = run.ok("admin", "audit-retention").stdout
+    assert "keep last" in shown and "no limit" in shown
+    set_ = json.loads(
+        run.ok("admin", "audit-retention", "--keep-last", "500", "--keep-days", "30",
+               "-o", "json").stdout
+    )  # fmt: skip
+    assert set_ == {"keep_last": 500, "keep_days": 30}
+    assert json.loads(run.ok("admin", "audit-retention", "-o", "json").stdout) == set_
+    lifted = json.loads(run.ok("admin", "audit-retention", "--keep-all", "-o", "json").stdout)
+    assert lifted == {"keep_last": None, "keep_days": None}
+    assert run("admin", "audit-retention", "--keep-all", "--keep-last", "5").exit_code == 2
+    assert run("admin", "audit-retention", "--keep-last", "0").exit_code == 2
