@@ -12,7 +12,7 @@ import pytest
 
 from conflux.rest import ApiError, RestClient
 from conflux_node.devcluster import LocalCluster, NodeProc
-from tests.integration.conftest import dump_logs_on_failure, make_cluster
+from tests.integration.conftest import dump_logs_on_failure, make_cluster, wait_converged
 
 PASSWORD = "integration-Adm1n-pass"
 
@@ -119,3 +119,16 @@ def test_keys_are_tenant_bound_and_revocation_reaches_every_node(secured: LocalC
         text = node.log_path.read_text(errors="replace")
         for secret in (alpha["key"], beta["key"], secured.token(), PASSWORD):
             assert secret not in text
+
+
+def test_audit_retention_prunes_alike_on_every_node(secured: LocalCluster) -> None:
+    leader = secured.leader()
+    admin = RestClient([leader.url], token=secured.token())
+    admin.put("/api/v1/audit/retention", {"keep_last": 5})
+    for i in range(12):
+        admin.post("/api/v1/tenants", {"name": f"t{i}"})
+    reports = wait_converged(secured)
+    assert len({r["digest"] for r in reports.values()}) == 1
+    for node in secured.nodes:
+        items = RestClient([node.url], token=secured.token()).get("/api/v1/audit")["items"]
+        assert [r["target"] for r in items] == [f"tenant/t{i}" for i in range(7, 12)]
