@@ -244,7 +244,7 @@ ROUTES: tuple[Route, ...] = (
                  Param("labels", "client labels: k=v,k2=v2"),
                  Param("wait", "seconds to wait, up to 60 (default 30)",
                        {"type": "number"})),
-          access=Access(Scope.WATCHED, r.WATCH)),
+          access=watch.ACCESS),
     Route("POST", "/api/v1/tenants", admin.create_tenant, "Create a tenant", "admin",
           {201: "the tenant", **W, 409: "the tenant exists"}, body=TENANT_BODY,
           access=system(r.TENANT_ADMIN)),

@@ -4,6 +4,9 @@ The client lists the configs it uses with the sha256 it holds of each
 (`config=tenant/app/env/name:sha256`, repeated; no sha when it holds nothing). The
 answer comes at once when something differs, else at the first change that alters what
 this client is served, else as 304 after `wait` seconds.
+
+The guard checked the caller when the request arrived; an answer that comes after a
+wait is checked again first, so a key revoked meanwhile gets no content.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from aiohttp import web
 
 from conflux_node.api.context import HUB
 from conflux_node.api.fetch import parse_labels_query
+from conflux_node.api.guard import Access, Scope, check
+from conflux_node.auth.roles import WATCH
 from conflux_node.model.entities import ClientIdentity
 from conflux_node.model.errors import InvalidInput
 from conflux_node.model.names import Coords
@@ -24,6 +29,7 @@ MAX_CONFIGS = 256
 MAX_WAIT = 60
 DEFAULT_WAIT = 30
 QUERY = {"config", "client_id", "labels", "wait"}
+ACCESS = Access(Scope.WATCHED, WATCH)
 
 
 def parse_held(values: list[str]) -> dict[Coords, str]:
@@ -83,6 +89,7 @@ async def long_poll(request: web.Request) -> web.Response:
                 updates = batch or []
             except TimeoutError:
                 return web.Response(status=304)
+            check(request, ACCESS)
         return web.json_response({"updates": [update_json(u) for u in updates]})
     finally:
         hub.unwatch(watcher)

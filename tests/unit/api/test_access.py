@@ -272,3 +272,20 @@ def test_a_token_key_from_settings_replaces_the_bootstrap_key() -> None:
     assert sessions.principal(f"Bearer {mine}").actor == "user:admin"
     with pytest.raises(Unauthenticated):  # signed with the bootstrap key: no longer good
         sessions.principal(f"Bearer {token_for(store)}")
+
+
+async def test_a_long_poll_answer_after_a_revocation_carries_no_content(
+    env: tuple[Client, MemoryStore],
+) -> None:
+    client, _ = env
+    created = await new_key(client, "acme")
+    held = (await (await client.get("/api/v1/fetch/acme/shop/prod/db")).json())["sha256"]
+    url = f"/api/v1/watch?config=acme/shop/prod/db:{held}&wait=5"
+    poll = asyncio.create_task(client.get(url, headers=bearer(created["key"])))
+    await asyncio.sleep(0.1)
+    assert (await client.delete(f"/api/v1/tenants/acme/apikeys/{created['id']}")).status == 200
+    await client.post(ACME + "/versions", json={"content": '{"a": 2}'})
+    await client.put(ACME + "/release", json={"default_version": 2})
+    answer = await asyncio.wait_for(poll, 5)
+    assert answer.status == 401
+    assert '{\\"a\\": 2}' not in await answer.text()
