@@ -99,7 +99,12 @@ class Node:
         members = tuple(MemberInfo(m.id, m.raft, m.http) for m in s.members)
         cluster = ClusterInfo(s.node_id, members, self.raft)
         proposer = RaftProposer(self.raft, s.limits.request_timeout)
-        sessions = Sessions(self.store, token_ttl=s.auth.token_ttl, signing_key=s.auth.token_key)
+        sessions = Sessions(
+            self.store,
+            token_ttl=s.auth.token_ttl,
+            signing_key=s.auth.token_key,
+            previous_key=s.auth.previous_token_key,
+        )
         access = AccessControl(self.store, sessions, proposer)
         app = build_app(
             ConfigWrites(reads, proposer, max_content_bytes=s.limits.max_content_bytes),

@@ -1083,3 +1083,10 @@ def test_token_key_is_a_long_secret_never_printed() -> None:
     message = error_of(MINIMAL, {"CONFLUX_TOKEN_KEY": "short-key"})
     assert message.startswith("invalid setting auth.token_key: must be 32 to 1024 characters")
     assert "short-key" not in message
+
+
+def test_previous_token_key_is_a_secret_like_the_key() -> None:
+    key = "p" * 40
+    settings = load(MINIMAL, {"CONFLUX_PREVIOUS_TOKEN_KEY": key})
+    assert settings.auth.previous_token_key == key and key not in repr(settings)
+    assert "auth.previous_token_key" in error_of(MINIMAL, {"CONFLUX_PREVIOUS_TOKEN_KEY": "x"})

@@ -122,7 +122,7 @@ def verify_token(
     except jwt.MissingRequiredClaimError:
         raise Unauthenticated("token lacks a required claim") from None
     except jwt.InvalidSignatureError:
-        raise Unauthenticated("token signature invalid") from None
+        raise Unauthenticated("token signature invalid", reason="signature") from None
     except jwt.InvalidAlgorithmError:
         raise Unauthenticated("token algorithm not accepted") from None
     except jwt.InvalidTokenError:

@@ -25,7 +25,7 @@ from conflux_node.auth.errors import TooManyRequests, Unauthenticated
 from conflux_node.auth.passwords import check_password_input, verify_password
 from conflux_node.auth.ratelimit import SlidingWindowLimiter
 from conflux_node.auth.records import check_api_key
-from conflux_node.auth.tokens import issue_token, new_jti, verify_token
+from conflux_node.auth.tokens import Claims, issue_token, new_jti, verify_token
 from conflux_node.model import identity as ident
 from conflux_node.model import keys
 from conflux_node.model.errors import InvalidInput, Unavailable
@@ -73,9 +73,11 @@ class Sessions:
         monotonic: Callable[[], float] = time.monotonic,
         limiter: SlidingWindowLimiter | None = None,
         signing_key: str | None = None,
+        previous_key: str | None = None,
     ) -> None:
         self._view = view
         self._key_from_settings = signing_key
+        self._previous_key = previous_key.encode() if previous_key else None
         self._ttl = timedelta(seconds=token_ttl)
         self._clock = clock
         self._monotonic = monotonic
@@ -181,8 +183,18 @@ class Sessions:
             role=found.role,
         )
 
+    def _verify(self, credential: str) -> Claims:
+        """Verify with the signing key, then with the key it replaced (a rotation)."""
+        now = self._clock()
+        try:
+            return verify_token(self._signing_key(), credential, now)
+        except Unauthenticated as error:
+            if self._previous_key is None or error.details.get("reason") != "signature":
+                raise
+        return verify_token(self._previous_key, credential, now)
+
     def _token(self, credential: str) -> Principal:
-        claims = verify_token(self._signing_key(), credential, self._clock())
+        claims = self._verify(credential)
         if not claims.subject.startswith(USER_SUBJECT):
             raise Unauthenticated("token subject not accepted")
         username = claims.subject[len(USER_SUBJECT) :]

@@ -185,6 +185,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     grpc_port = merged.get("grpc_port")
     admin_password = merged.get("auth.admin_password")
     token_key = merged.get("auth.token_key")
+    previous = merged.get("auth.previous_token_key")
     raft_address = merged.get("raft.address")
     raft_secret = merged.get("raft.secret")
     return Settings(
@@ -217,6 +218,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             token_ttl=_typed(merged["auth.token_ttl"], int),
             metrics_open=_typed(merged["auth.metrics_open"], bool),
             token_key=_typed(token_key, str) if token_key is not None else None,
+            previous_token_key=_typed(previous, str) if previous is not None else None,
         ),
         tls=tls,
     )

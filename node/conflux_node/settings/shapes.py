@@ -84,13 +84,15 @@ class AuthSettings:
     `metrics_open` false makes /metrics need a credential, like every API route.
     `token_key`, when set (the same on every node, e.g. from a Kubernetes Secret), signs
     and verifies login tokens instead of the key made at bootstrap; replacing it is how
-    tokens are rotated, and it ends every token signed with the old one.
+    tokens are rotated. `previous_token_key` is the key it replaced: tokens signed with
+    it are still verified (never issued) until they expire.
     """
 
     admin_password: str | None = field(default=None, repr=False)
     token_ttl: int = 3600
     metrics_open: bool = True
     token_key: str | None = field(default=None, repr=False)
+    previous_token_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

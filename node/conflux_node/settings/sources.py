@@ -237,6 +237,17 @@ _FIELDS: tuple[_Field, ...] = (
         secret=True,
     ),
     _Field(
+        "auth.previous_token_key",
+        "str",
+        check_token_key,
+        "CONFLUX_PREVIOUS_TOKEN_KEY",
+        None,
+        "the key auth.token_key replaced: tokens it signed are still accepted (never "
+        "issued) until they expire, so a rotation logs nobody out",
+        "KEY",
+        secret=True,
+    ),
+    _Field(
         "auth.metrics_open",
         "bool",
         accept,

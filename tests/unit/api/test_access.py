@@ -289,3 +289,21 @@ async def test_a_long_poll_answer_after_a_revocation_carries_no_content(
     answer = await asyncio.wait_for(poll, 5)
     assert answer.status == 401
     assert '{\\"a\\": 2}' not in await answer.text()
+
+
+def test_a_rotation_keeps_tokens_of_the_previous_key_until_they_expire() -> None:
+    store = seeded_store()
+    old, new = "o" * 40, "n" * 40
+    sessions = Sessions(store, token_ttl=60, signing_key=new, previous_key=old)
+    now = datetime.now(UTC)
+    minute = timedelta(minutes=1)
+    by_old, _ = issue_token(old.encode(), "user:admin", now, minute, jti="a")
+    by_new, _ = issue_token(new.encode(), "user:admin", now, minute, jti="b")
+    stranger, _ = issue_token(b"s" * 40, "user:admin", now, minute, jti="c")
+    assert sessions.principal(f"Bearer {by_old}").actor == "user:admin"
+    assert sessions.principal(f"Bearer {by_new}").actor == "user:admin"
+    with pytest.raises(Unauthenticated):
+        sessions.principal(f"Bearer {stranger}")
+    expired, _ = issue_token(old.encode(), "user:admin", now - 2 * minute, minute, jti="d")
+    with pytest.raises(Unauthenticated):
+        sessions.principal(f"Bearer {expired}")
