@@ -90,7 +90,7 @@ class Sessions:
         key = self._key_from_settings or ident.read_jwt_key(self._view)
         if key is None:
             raise Unavailable("the cluster is not bootstrapped yet; retry shortly")
-        return key.encode("utf-8")  # >= 43 random base64url characters (model check)
+        return key.encode("utf-8")  # bootstrap: >= 43 random characters; settings: >= 32
 
     async def login(self, body: object, ip: str) -> dict[str, Any]:
         """`{token, expires_at}` for a right password; 401 otherwise, 429 past the limit."""
