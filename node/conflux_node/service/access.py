@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NoReturn, TypeVar
+from typing import NoReturn, Protocol, TypeVar
 
 from conflux_node.auth.errors import Forbidden, Unauthenticated
 from conflux_node.auth.policy import PolicySource
@@ -71,10 +71,17 @@ class AccessCounters:
     denials_unrecorded: int = 0
 
 
+class AppliedView(StateView, Protocol):
+    """The state, and the Raft index it has applied (which every identity change moves)."""
+
+    @property
+    def applied_index(self) -> int: ...
+
+
 class AccessControl:
     def __init__(
         self,
-        view: StateView,
+        view: AppliedView,
         sessions: Sessions,
         proposer: Proposer,
         *,
@@ -90,6 +97,7 @@ class AccessControl:
         self._budget = budget or DenialBudget()
         self._policy = PolicySource(lambda: load_policy_data(view))
         self._rev = -1
+        self._rev_applied = -1  # the applied index `_rev` was read at
         self._principals: dict[str, Principal] = {}
         self._decisions: dict[tuple[str, str | None, str], bool] = {}
         self._pending: set[asyncio.Task[None]] = set()
@@ -99,8 +107,15 @@ class AccessControl:
         return self._clock()
 
     def revision(self) -> int:
-        """The identity revision of the applied state; a change drops every cache."""
+        """The identity revision of the applied state; a change drops every cache.
+
+        Read again only when the applied index moved: identities change only by applying
+        an entry, and reading an int is cheaper than a RocksDB get on every request."""
+        applied = self._view.applied_index
+        if applied == self._rev_applied:
+            return self._rev
         rev = identity_rev(self._view)
+        self._rev_applied = applied
         if rev != self._rev:
             self._rev = rev
             self._principals.clear()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rocksdict import Checkpoint, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import BlockBasedOptions, Checkpoint, Options, Rdict, WriteBatch, WriteOptions
 
 from conflux_node.model.errors import Unavailable
 from conflux_node.storage.protocol import (
@@ -29,6 +29,7 @@ from conflux_node.storage.protocol import (
 )
 
 FLUSH_WAIT_SECONDS = 5.0
+BLOOM_BITS_PER_KEY = 10
 WRITE_BUFFER_BYTES = 8 * 1024 * 1024  # small memtables: flushes stay short and in the background
 
 
@@ -36,6 +37,11 @@ def _options() -> Options:
     options = Options(raw_mode=True)
     options.create_if_missing(True)
     options.set_write_buffer_size(WRITE_BUFFER_BYTES)
+    # Point reads (a config's record, the identity revision on every request) would
+    # otherwise probe every level-0 file; a whole-key bloom filter skips the misses.
+    table = BlockBasedOptions()
+    table.set_bloom_filter(BLOOM_BITS_PER_KEY, False)
+    options.set_block_based_table_factory(table)
     return options
 
 
