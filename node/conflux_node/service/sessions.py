@@ -57,6 +57,7 @@ class Principal:
     system_admin: bool = False
     tenant: str | None = None
     role: str | None = None
+    key_name: str | None = None  # an API key's name
 
     @property
     def actor(self) -> str:
@@ -131,11 +132,10 @@ class Sessions:
         """`principal` as JSON, with a user's tenant roles; 401 for a bad credential."""
         who = self.principal(authorization)
         if who.kind == "apikey":
-            name = self._api_key_name(who.name)
             return {
                 "subject": who.name,
                 "kind": "apikey",
-                "name": name,
+                "name": who.key_name,
                 "tenant": who.tenant,
                 "role": who.role,
                 "system_admin": False,
@@ -162,10 +162,6 @@ class Sessions:
             return self._api_key(credential)
         return self._token(credential)
 
-    def _api_key_name(self, key_id: str) -> str:
-        record = ident.read_api_key(self._view, key_id)
-        return record.name if record is not None else ""
-
     def _api_key(self, credential: str) -> Principal:
         parsed = parse_api_key(credential)
         if parsed is None:
@@ -181,6 +177,7 @@ class Sessions:
             ident.parse_time("expires_at", expires) if expires else None,
             tenant=found.tenant,
             role=found.role,
+            key_name=found.name,
         )
 
     def _verify(self, credential: str) -> Claims:
